@@ -1,0 +1,182 @@
+// swift-gevent: greenlet switching with errno, Swift exclusivity and sanitizer bookkeeping.
+#ifndef _GNU_SOURCE
+#error You must define _GNU_SOURCE
+#endif
+
+#include "include/CGreenlet.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// Swift's runtime keeps one list of open exclusive accesses per thread, with nodes on the stack. Greenlets
+// sharing a thread would share (and corrupt) it, so every greenlet carries its own part of the list and
+// the switch pushes and pops it, exactly as Swift concurrency does for tasks. Both functions are exported
+// by libswiftCore (they are ABI: libswift_Concurrency imports them).
+extern void swift_task_enterThreadLocalContext(char *state);
+extern void swift_task_exitThreadLocalContext(char *state);
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CGREENLET_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define CGREENLET_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CGREENLET_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CGREENLET_TSAN 1
+#endif
+
+#ifdef CGREENLET_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old);
+#endif
+#ifdef CGREENLET_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+static _Thread_local cgreenlet_t *tls_current;
+static _Thread_local void *tls_hub;
+static atomic_bool exclusivity_swap = true;
+
+// Implemented in stack.c.
+int cgreenlet_stack_acquire(size_t usable, void **base, size_t *size, size_t *guard);
+void cgreenlet_stack_release(void *base, size_t size, size_t guard);
+
+cgreenlet_t *cgreenlet_current(void) {
+    return tls_current;
+}
+
+void cgreenlet_set_current(cgreenlet_t *g) {
+    tls_current = g;
+}
+
+void *cgreenlet_thread_hub(void) {
+    return tls_hub;
+}
+
+void cgreenlet_set_thread_hub(void *hub) {
+    tls_hub = hub;
+}
+
+bool cgreenlet_is_process_main_thread(void) {
+    return gettid() == getpid();
+}
+
+void cgreenlet_set_exclusivity_swap(bool enabled) {
+    atomic_store_explicit(&exclusivity_swap, enabled, memory_order_relaxed);
+}
+
+void cgreenlet_set_name(cgreenlet_t *g, const char *name) {
+    size_t n = strlen(name);
+    if (n >= sizeof(g->name)) {
+        n = sizeof(g->name) - 1;
+    }
+    memcpy(g->name, name, n);
+    g->name[n] = 0;
+}
+
+void cgreenlet_init_main(cgreenlet_t *g) {
+    memset(g, 0, sizeof(*g));
+    cgreenlet_set_name(g, "main");
+    // Accesses the thread already has open stay visible to every greenlet (they enclose the hub's whole
+    // life); what main opens from now on is main's own.
+    swift_task_enterThreadLocalContext((char *)g->exclusivity);
+#ifdef CGREENLET_TSAN
+    g->tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+static void cgreenlet_boot(void *arg) {
+    cgreenlet_t *g = arg;
+#ifdef CGREENLET_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &g->asan_from_bottom, &g->asan_from_size);
+#endif
+    errno = 0;
+    g->entry(g->arg);
+    // The Swift entry ends with cgreenlet_switch_final; reaching this line is a bug in the runtime.
+    static const char msg[] = "swift-gevent: BUG DETECTED: a greenlet's entry function returned\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    abort();
+}
+
+int cgreenlet_init(cgreenlet_t *g, size_t stack_size, void (*entry)(void *), void *arg) {
+    memset(g, 0, sizeof(*g));
+    int err = cgreenlet_stack_acquire(stack_size, &g->stack_base, &g->stack_size, &g->guard_size);
+    if (err != 0) {
+        return err;
+    }
+    g->entry = entry;
+    g->arg = arg;
+    void *top = (char *)g->stack_base + g->guard_size + g->stack_size;
+    g->sp = gevent_ctx_make(top, cgreenlet_boot, g);
+#ifdef CGREENLET_TSAN
+    g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    return 0;
+}
+
+void cgreenlet_release_stack(cgreenlet_t *g) {
+    if (g->stack_base != NULL) {
+        cgreenlet_stack_release(g->stack_base, g->stack_size, g->guard_size);
+        g->stack_base = NULL;
+    }
+#ifdef CGREENLET_TSAN
+    if (g->tsan_fiber != NULL && g->stack_size != 0) {
+        __tsan_destroy_fiber(g->tsan_fiber);
+    }
+    g->tsan_fiber = NULL;
+#endif
+}
+
+static inline void swap_exclusivity(cgreenlet_t *from, cgreenlet_t *to) {
+    if (atomic_load_explicit(&exclusivity_swap, memory_order_relaxed)) {
+        swift_task_exitThreadLocalContext((char *)from->exclusivity);
+        swift_task_enterThreadLocalContext((char *)to->exclusivity);
+    }
+}
+
+void cgreenlet_switch(cgreenlet_t *from, cgreenlet_t *to) {
+    from->saved_errno = errno;
+    swap_exclusivity(from, to);
+    tls_current = to;
+#ifdef CGREENLET_ASAN
+    void *fake_stack = NULL;
+    const void *to_bottom = to->stack_base ? (const char *)to->stack_base + to->guard_size : to->asan_from_bottom;
+    __sanitizer_start_switch_fiber(&fake_stack, to_bottom, to->stack_base ? to->stack_size : to->asan_from_size);
+#endif
+#ifdef CGREENLET_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    gevent_ctx_jump(&from->sp, to->sp);
+#ifdef CGREENLET_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, &from->asan_from_bottom, &from->asan_from_size);
+#endif
+    errno = from->saved_errno;
+}
+
+void cgreenlet_switch_final(cgreenlet_t *from, cgreenlet_t *to) {
+    from->dead = 1;
+    swap_exclusivity(from, to);
+    tls_current = to;
+#ifdef CGREENLET_ASAN
+    const void *to_bottom = to->stack_base ? (const char *)to->stack_base + to->guard_size : to->asan_from_bottom;
+    __sanitizer_start_switch_fiber(NULL, to_bottom, to->stack_base ? to->stack_size : to->asan_from_size);
+#endif
+#ifdef CGREENLET_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    void *discard;
+    gevent_ctx_jump(&discard, to->sp);
+    abort();
+}

@@ -1,0 +1,117 @@
+// swift-gevent: the C half of a greenlet.
+//
+// A greenlet is a saved stack pointer plus a stack. Switching saves the callee-saved registers and the
+// floating-point control state on the current stack, stores the stack pointer, loads the other one and
+// restores. Around that primitive this header adds what a runtime needs per switch: errno saved per
+// greenlet, Swift's exclusivity access set swapped, sanitizer fiber annotations, and the thread-local
+// "current greenlet" that the SIGSEGV handler and the preload shim read without entering Swift.
+#ifndef CGREENLET_H
+#define CGREENLET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - The raw context switch (switch_x86_64.S, switch_aarch64.S, context.c)
+
+/// Saves the callee-saved registers and FP control state on the current stack, stores the stack pointer
+/// in `*save_sp`, then continues on `new_sp` (a value saved by an earlier jump or made by
+/// `gevent_ctx_make`). Returns when some other context jumps back to the one saved here.
+void gevent_ctx_jump(void **save_sp, void *new_sp);
+
+/// Prepares a fresh stack so that the first `gevent_ctx_jump` onto the returned pointer calls
+/// `entry(arg)` on it. `stack_top` is the highest address of the stack (exclusive). `entry` must never
+/// return: it ends by jumping to another context.
+void *gevent_ctx_make(void *stack_top, void (*entry)(void *), void *arg);
+
+// MARK: - Greenlets
+
+/// What the C side knows about one greenlet. Swift owns the memory (it is embedded in the Swift object's
+/// tail allocation or allocated once per greenlet) and must not move it while the greenlet lives.
+typedef struct cgreenlet {
+    void *sp;                 ///< saved stack pointer while not running
+    void *stack_base;         ///< lowest address of the mapping (the guard pages); NULL for a thread's main greenlet
+    size_t stack_size;        ///< usable bytes above the guard
+    size_t guard_size;        ///< bytes of PROT_NONE guard at stack_base
+    void (*entry)(void *);    ///< called once, on the greenlet's own stack, with `arg`
+    void *arg;
+    uintptr_t exclusivity[2]; ///< Swift's per-context access-set state (see ConcurrencyExclusivity)
+    int saved_errno;
+    int dead;
+    void *asan_fake_stack;
+    const void *asan_from_bottom;
+    size_t asan_from_size;
+    void *tsan_fiber;
+    char name[48];            ///< for the stack-overflow report, NUL-terminated
+} cgreenlet_t;
+
+/// Makes `g` stand for the calling thread's own stack (the "main greenlet" of a hub) and enters its
+/// exclusivity context. Call once per hub, on the hub's thread.
+void cgreenlet_init_main(cgreenlet_t *g);
+
+/// Gives `g` a stack of `stack_size` usable bytes (rounded up to pages) with a guard below it, from the
+/// calling thread's pool when the size matches. Returns 0, or an errno value (ENOMEM) when no stack
+/// could be mapped. `entry(arg)` runs on the first switch into `g`.
+int cgreenlet_init(cgreenlet_t *g, size_t stack_size, void (*entry)(void *), void *arg);
+
+/// Returns `g`'s stack to the calling thread's pool (or unmaps it). `g` must not be running.
+void cgreenlet_release_stack(cgreenlet_t *g);
+
+/// Switches from `from` (which must be the running greenlet) to `to`: saves errno, swaps Swift's
+/// exclusivity access set, annotates sanitizers, updates the thread's current greenlet, jumps. Returns
+/// when something switches back to `from`, with `from`'s errno restored.
+void cgreenlet_switch(cgreenlet_t *from, cgreenlet_t *to);
+
+/// Final switch of a greenlet whose entry has finished: like `cgreenlet_switch` but tells sanitizers that
+/// `from`'s stack is gone. Never returns.
+__attribute__((noreturn)) void cgreenlet_switch_final(cgreenlet_t *from, cgreenlet_t *to);
+
+/// The greenlet running on this thread, or NULL when no hub ever ran here.
+cgreenlet_t *cgreenlet_current(void);
+
+/// Sets the thread's current greenlet without switching (used when a hub is created or destroyed).
+void cgreenlet_set_current(cgreenlet_t *g);
+
+/// The hub of the calling thread (an unretained Swift object), or NULL.
+void *cgreenlet_thread_hub(void);
+void cgreenlet_set_thread_hub(void *hub);
+
+/// `true` on the process's initial thread (the one whose thread id equals the process id).
+bool cgreenlet_is_process_main_thread(void);
+
+/// Copies at most sizeof(name)-1 bytes of `name` into `g->name`.
+void cgreenlet_set_name(cgreenlet_t *g, const char *name);
+
+// MARK: - Stacks and the overflow handler
+
+/// The page size, and `n` rounded up to whole pages.
+size_t cgreenlet_page_size(void);
+size_t cgreenlet_round_to_pages(size_t n);
+
+/// Sets the size the per-thread pools keep stacks of (the process default, GEVENT_STACK_SIZE).
+void cgreenlet_set_default_stack_size(size_t bytes);
+size_t cgreenlet_default_stack_size(void);
+
+/// Installs (once per process) the SIGSEGV handler that reports guard-page hits, and (once per thread)
+/// an alternate signal stack for it. Returns 0 or an errno value.
+int cgreenlet_install_overflow_handler(void);
+
+/// Unmaps every pooled stack of the calling thread. Returns how many were freed.
+size_t cgreenlet_drain_stack_pool(void);
+
+/// Number of stacks pooled on the calling thread.
+size_t cgreenlet_pooled_stacks(void);
+
+/// Test hook: turns the exclusivity access-set swap off (false) or on (true). Off is unsafe: only tests
+/// that demonstrate the trap it prevents may use it.
+void cgreenlet_set_exclusivity_swap(bool enabled);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

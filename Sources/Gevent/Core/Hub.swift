@@ -1,0 +1,643 @@
+import CGreenlet
+import CLibev
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+
+/// The scheduler of one OS thread: a libev loop, run by a greenlet of its own, that switches into greenlets
+/// when what they wait for happens.
+///
+/// Every thread that uses greenlets gets its hub lazily, on first use (``current``). Blocking calls
+/// (``sleep(_:)``, ``AnyGreenlet/join(timeout:)``, socket reads) register a watcher and switch to the hub;
+/// the hub runs the loop and switches back when the watcher fires. Between polls the hub runs a FIFO of
+/// callbacks (greenlets to start, wake-ups from ``sleep(_:)`` with `.zero`, link notifications), for at
+/// most ``GeventConfig/switchInterval`` at a time so timers and I/O are never starved.
+///
+/// When nothing is left that could wake a waiting greenlet, the hub throws ``LoopExit`` into the main
+/// greenlet.
+///
+/// Threads: a hub and its greenlets belong to one thread. Only ``runThreadsafe(_:)`` may be called from
+/// other threads; everything else reports ``InvalidThreadUseError``.
+public final class Hub {
+    let loop: OpaquePointer
+    /// The configuration this hub was created with.
+    public let config: GeventConfig
+    private let usesDefaultLoop: Bool
+    private(set) var main: AnyGreenlet!
+    private(set) var hubGreenlet: AnyGreenlet!
+    private var callbacks = CallbackQueue()
+    private let prepare: UnsafeMutablePointer<ev_prepare>
+    private let idle: UnsafeMutablePointer<ev_idle>
+    private let async: UnsafeMutablePointer<ev_async>
+    private var idleActive = false
+    private var destroying = false
+    private var joinSequence: UInt64?
+    private var joinFinished = false
+    private var linkCounter: UInt64 = 0
+    private let switchIntervalNanoseconds: Int64
+
+    private var liveHead: AnyGreenlet?
+    /// Greenlets started and not yet finished on this hub (the main greenlet not included).
+    public private(set) var liveCount = 0
+
+    var idents = IdentRegistry()
+    /// Unreferenced watchers that are active, by label (for LoopExit reports).
+    var unreferencedWatchers: [String: Int] = [:]
+    private let threadsafe = Mutex(ThreadsafeQueue())
+
+    /// Receives every error a greenlet (or a raw link) ended with, except ``GreenletExit``.
+    ///
+    /// The default prints a line to stderr: UTC timestamp, greenlet name, spawn site, error. Assign your own
+    /// handler to log elsewhere or to collect errors in tests; `nil` restores the default. The handler runs
+    /// on the failing greenlet or in the hub and must not block. gevent's `hub.handle_error`. Hub thread only.
+    public var errorHandler: ((_ greenlet: AnyGreenlet?, _ error: any Error) -> Void)?
+
+    // MARK: - Finding the hub
+
+    /// The calling thread's hub, created on first use.
+    ///
+    /// Creating a hub makes the calling code the thread's main greenlet. gevent's `get_hub()`. Never
+    /// switches; any thread (each gets its own hub).
+    public static var current: Hub {
+        if let pointer = cgreenlet_thread_hub() {
+            return Unmanaged<Hub>.fromOpaque(pointer).takeUnretainedValue()
+        }
+        return Hub()
+    }
+
+    /// The calling thread's hub if it has one; never creates one. Never switches; any thread.
+    public static var currentIfExists: Hub? {
+        guard let pointer = cgreenlet_thread_hub() else { return nil }
+        return Unmanaged<Hub>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    private init() {
+        config = GeventConfig.current
+        var flags = gevent_EVFLAG_AUTO | gevent_EVFLAG_NOENV
+        if let backend = config.backend {
+            flags |= backend.flag
+        }
+        // Only the default loop can watch child processes (SIGCHLD), so the process's main thread uses it,
+        // as gevent does; every other thread gets a loop of its own.
+        usesDefaultLoop = cgreenlet_is_process_main_thread()
+        guard let loop = usesDefaultLoop ? gevent_ev_default_loop(flags) : ev_loop_new(flags) else {
+            fatalError(
+                "swift-gevent: libev could not create an event loop (backend \(config.backend?.rawValue ?? "auto")); "
+                    + "check GEVENT_BACKEND and the process's file-descriptor limit"
+            )
+        }
+        self.loop = loop
+        switchIntervalNanoseconds = Int64(config.switchInterval.seconds * 1e9)
+        prepare = .allocate(capacity: 1)
+        idle = .allocate(capacity: 1)
+        async = .allocate(capacity: 1)
+
+        let retained = Unmanaged.passRetained(self).toOpaque()
+        cgreenlet_set_thread_hub(retained)
+        let overflowHandler = cgreenlet_install_overflow_handler()
+        if overflowHandler != 0 {
+            writeToStandardError(
+                "swift-gevent: could not install the stack-overflow reporter: \(errnoDescription(overflowHandler))\n"
+            )
+        }
+
+        let main = AnyGreenlet(hub: self, kind: .main, name: nil, stackSize: nil, file: #fileID, line: #line)
+        cgreenlet_init_main(main.context)
+        main.context.pointee.arg = Unmanaged.passUnretained(main).toOpaque()
+        main.state = .running
+        self.main = main
+        cgreenlet_set_current(main.context)
+
+        let hubGreenlet = AnyGreenlet(hub: self, kind: .hub, name: nil, stackSize: nil, file: #fileID, line: #line)
+        self.hubGreenlet = hubGreenlet
+        // The hub runs user callbacks (raw links), so it gets at least a generous stack.
+        let hubStack = max(config.stackSize, 512 * 1024)
+        let status = cgreenlet_init(hubGreenlet.context, hubStack, greenletEntry, retainedHubGreenlet(hubGreenlet))
+        guard status == 0 else {
+            fatalError("swift-gevent: could not map the hub's stack: \(errnoDescription(status))")
+        }
+        cgreenlet_set_name(hubGreenlet.context, "hub")
+        hubGreenlet.state = .running
+
+        let selfPointer = Unmanaged.passUnretained(self).toOpaque()
+        gevent_ev_prepare_init(prepare, hubPrepare)
+        prepare.pointee.data = selfPointer
+        ev_prepare_start(loop, prepare)
+        ev_unref(loop)  // the callback phase must not keep the loop alive by itself
+        gevent_ev_idle_init(idle, hubIdle)
+        idle.pointee.data = selfPointer
+        gevent_ev_async_init(async, hubAsync)
+        async.pointee.data = selfPointer
+        ev_async_start(loop, async)
+        ev_unref(loop)  // nor must the cross-thread wake-up
+    }
+
+    private func retainedHubGreenlet(_ greenlet: AnyGreenlet) -> UnsafeMutableRawPointer {
+        Unmanaged.passUnretained(greenlet).toOpaque()
+    }
+
+    // MARK: - Threads
+
+    var isOnHubThread: Bool {
+        cgreenlet_thread_hub() == Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Throws ``InvalidThreadUseError`` unless called on this hub's thread.
+    @inline(__always)
+    func checkThread(_ operation: StaticString) throws {
+        guard isOnHubThread else { throw InvalidThreadUseError(operation: operation.description) }
+    }
+
+    /// Stops the program with a clear message unless called on this hub's thread (for accessors that
+    /// cannot throw).
+    @inline(__always)
+    func preconditionOnHubThread(_ operation: StaticString) {
+        guard isOnHubThread else {
+            fatalError(InvalidThreadUseError(operation: operation.description).description)
+        }
+    }
+
+    /// The greenlet running on this hub's thread now. Never switches; hub thread only.
+    public var currentGreenlet: AnyGreenlet {
+        preconditionOnHubThread("Hub.currentGreenlet")
+        return Unmanaged<AnyGreenlet>.fromOpaque(cgreenlet_current()!.pointee.arg).takeUnretainedValue()
+    }
+
+    /// The thread's main greenlet (the code that created the hub). Never switches; hub thread only.
+    public var mainGreenlet: AnyGreenlet {
+        preconditionOnHubThread("Hub.mainGreenlet")
+        return main
+    }
+
+    /// `true` when the calling code runs inside the hub (an event-loop callback such as a raw link).
+    /// Never switches; hub thread only.
+    public var isInHub: Bool {
+        cgreenlet_current() == hubGreenlet.context
+    }
+
+    // MARK: - Blocking and waking
+
+    /// The current greenlet, which is about to block; throws if that is the hub itself.
+    @inline(__always)
+    func blockableGreenlet(_ operation: StaticString) throws -> AnyGreenlet {
+        let current = Unmanaged<AnyGreenlet>.fromOpaque(cgreenlet_current()!.pointee.arg).takeUnretainedValue()
+        guard current.kind != .hub else { throw BlockingSwitchOutError(operation: operation.description) }
+        return current
+    }
+
+    /// Switches from the current greenlet `greenlet` to the hub until something wakes it with the
+    /// sequence number from ``AnyGreenlet/beginBlock(waitingFor:)``; throws what was thrown into it.
+    @inline(__always)
+    func block(_ greenlet: AnyGreenlet) throws {
+        greenlet.blocked = true
+        cgreenlet_switch(greenlet.context, hubGreenlet.context)
+        if let error = greenlet.resumeError {
+            greenlet.resumeError = nil
+            throw error
+        }
+    }
+
+    /// From the hub: switches into `greenlet` if it is still blocked in the wait numbered `sequence`.
+    func resume(_ greenlet: AnyGreenlet, sequence: UInt64) {
+        guard greenlet.blocked, greenlet.blockSeq == sequence else { return }
+        greenlet.blocked = false
+        switchInto(greenlet)
+    }
+
+    /// From the hub: throws `error` into `greenlet` at the call where it is blocked.
+    func throwInto(_ greenlet: AnyGreenlet, _ error: any Error) {
+        guard greenlet.state == .running, greenlet.blocked else { return }
+        greenlet.blocked = false
+        greenlet.resumeError = error
+        switchInto(greenlet)
+    }
+
+    /// Waits (in the current greenlet) until `object` is ready.
+    func waitUntilReady(_ object: any Waitable, operation: StaticString) throws {
+        let greenlet = try blockableGreenlet(operation)
+        let sequence = greenlet.beginBlock(waitingFor: operation)
+        let token = object.rawLinkReady { [unowned self, unowned greenlet] in
+            self.resume(greenlet, sequence: sequence)
+        }
+        defer { object.unlink(token) }
+        try block(greenlet)
+    }
+
+    private func switchInto(_ greenlet: AnyGreenlet) {
+        if destroying && greenlet.kind == .user { return }
+        cgreenlet_switch(hubGreenlet.context, greenlet.context)
+        // Only `greenlet` can have switched back: greenlets switch to the hub and nowhere else.
+        if greenlet.context.pointee.dead != 0 {
+            reap(greenlet)
+        }
+    }
+
+    func startGreenlet(_ greenlet: AnyGreenlet) {
+        guard greenlet.state == .scheduled else { return }  // killed before it ran
+        greenlet.state = .running
+        let size = greenlet.requestedStackSize ?? config.stackSize
+        let status = cgreenlet_init(
+            greenlet.context,
+            size,
+            greenletEntry,
+            Unmanaged.passUnretained(greenlet).toOpaque()
+        )
+        guard status == 0 else {
+            greenlet.finish(with: GreenletStackError(errno: status, requestedSize: size))
+            return
+        }
+        if let explicitName = greenlet.explicitName {
+            cgreenlet_set_name(greenlet.context, explicitName)
+        } else {
+            cgreenlet_set_name(greenlet.context, "spawned at \(greenlet.spawnSite)")
+        }
+        addLive(greenlet)
+        switchInto(greenlet)
+    }
+
+    private func reap(_ greenlet: AnyGreenlet) {
+        cgreenlet_release_stack(greenlet.context)
+        greenlet.context.pointee.dead = 0
+        removeLive(greenlet)
+    }
+
+    /// The hub greenlet's body: run the loop; when it runs dry, wake whoever can be told.
+    func runLoop() {
+        while !destroying {
+            ev_run(loop, 0)
+            if destroying { break }
+            loopRanDry()
+        }
+    }
+
+    private func loopRanDry() {
+        if let sequence = joinSequence {
+            joinFinished = true
+            resume(main, sequence: sequence)
+            return
+        }
+        if main.blocked {
+            throwInto(main, makeLoopExit())
+            return
+        }
+        fatalError("swift-gevent: BUG DETECTED: the hub's loop ran dry while the main greenlet was not waiting")
+    }
+
+    private func makeLoopExit() -> LoopExit {
+        var blocked: [String] = []
+        if main.blocked { blocked.append("main: \(main.waitingFor)") }
+        var node = liveHead
+        while let greenlet = node {
+            if greenlet.blocked { blocked.append("\(greenlet.reportName): \(greenlet.waitingFor)") }
+            node = greenlet.liveNext
+        }
+        let watchers = unreferencedWatchers.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key) (unreferenced)" }
+        return LoopExit(blockedGreenlets: blocked, activeWatchers: watchers)
+    }
+
+    // MARK: - Callbacks
+
+    /// Queues `callback` for the hub's next callback round (FIFO). Never switches; hub thread only.
+    func enqueue(_ callback: HubCallback) {
+        callbacks.append(callback)
+        if !idleActive {
+            // An active idle watcher keeps the loop from blocking in its poll (and from running dry)
+            // while callbacks wait.
+            idleActive = true
+            ev_idle_start(loop, idle)
+        }
+    }
+
+    /// Runs `body` in the hub on its next callback round. Never switches; hub thread only.
+    ///
+    /// gevent's `loop.run_callback`. The callback runs inside the event loop: it must not block.
+    public func runCallback(_ body: @escaping () -> Void) {
+        preconditionOnHubThread("Hub.runCallback")
+        enqueue(.closure(body))
+    }
+
+    fileprivate func runCallbacks() {
+        guard !callbacks.isEmpty else {
+            stopIdle()
+            return
+        }
+        let deadline = monotonicNanoseconds() + switchIntervalNanoseconds
+        var count = 0
+        while let callback = callbacks.popFirst() {
+            run(callback)
+            if destroying { return }
+            count &+= 1
+            if count & 63 == 0 && monotonicNanoseconds() >= deadline { break }
+        }
+        if callbacks.isEmpty { stopIdle() }
+    }
+
+    private func stopIdle() {
+        if idleActive {
+            idleActive = false
+            ev_idle_stop(loop, idle)
+        }
+    }
+
+    private func run(_ callback: HubCallback) {
+        switch callback {
+        case .start(let greenlet):
+            startGreenlet(greenlet)
+        case .resume(let greenlet, let sequence):
+            resume(greenlet, sequence: sequence)
+        case .throwInto(let greenlet, let error):
+            throwInto(greenlet, error)
+        case .notifyLinks(let greenlet):
+            greenlet.notifyLinks()
+        case .closure(let body):
+            body()
+        }
+    }
+
+    fileprivate func runThreadsafeCallbacks() {
+        let pending = threadsafe.withLock { queue in
+            defer { queue.pending.removeAll() }
+            return queue.pending
+        }
+        for body in pending {
+            body()
+        }
+    }
+
+    /// Runs `body` in this hub, on its thread, on the next loop iteration; callable from any thread.
+    ///
+    /// The hub is woken through libev's `ev_async`. `body` runs inside the event loop, so it must not block;
+    /// it may spawn greenlets, set events, start greenlets. gevent's `run_callback_threadsafe`. Never
+    /// switches.
+    ///
+    /// - Returns: `false` if the hub has been destroyed and `body` will never run.
+    @discardableResult
+    public func runThreadsafe(_ body: @escaping @Sendable () -> Void) -> Bool {
+        let accepted = threadsafe.withLock { queue in
+            guard !queue.closed else { return false }
+            queue.pending.append(body)
+            // ev_async_send is thread-safe; sending under the lock keeps it ordered before destroy's close.
+            ev_async_send(loop, async)
+            return true
+        }
+        return accepted
+    }
+
+    /// Keeps the loop alive while cross-thread work the hub waits for is in flight (ThreadPool results).
+    func holdLoopOpen() {
+        ev_ref(loop)
+    }
+
+    func releaseLoopHold() {
+        ev_unref(loop)
+    }
+
+    // MARK: - Live greenlets
+
+    private func addLive(_ greenlet: AnyGreenlet) {
+        greenlet.liveNext = liveHead
+        liveHead?.livePrevious = greenlet
+        greenlet.livePrevious = nil
+        liveHead = greenlet
+        liveCount += 1
+    }
+
+    private func removeLive(_ greenlet: AnyGreenlet) {
+        if let previous = greenlet.livePrevious {
+            previous.liveNext = greenlet.liveNext
+        } else {
+            liveHead = greenlet.liveNext
+        }
+        greenlet.liveNext?.livePrevious = greenlet.livePrevious
+        greenlet.livePrevious = nil
+        greenlet.liveNext = nil
+        liveCount -= 1
+    }
+
+    /// The greenlets that have started running and not finished, newest first. Never switches; hub thread only.
+    public var liveGreenlets: [AnyGreenlet] {
+        preconditionOnHubThread("Hub.liveGreenlets")
+        var result: [AnyGreenlet] = []
+        var node = liveHead
+        while let greenlet = node {
+            result.append(greenlet)
+            node = greenlet.liveNext
+        }
+        return result
+    }
+
+    func nextLinkID() -> UInt64 {
+        linkCounter &+= 1
+        return linkCounter
+    }
+
+    func spawnLinkGreenlet(_ body: @escaping () throws -> Void) {
+        let greenlet = Greenlet(file: "(link)", line: 0, body)
+        greenlet.start()
+    }
+
+    // MARK: - Errors
+
+    /// Reports an error a greenlet ended with (or a raw link threw): to ``errorHandler`` if set, else as a
+    /// line on stderr.
+    func reportError(_ error: any Error, in greenlet: AnyGreenlet?, context: String?) {
+        if let errorHandler {
+            errorHandler(greenlet, error)
+            return
+        }
+        let who = greenlet?.reportName ?? context ?? "a hub callback"
+        writeToStandardError("\(utcTimestamp()) \(who) failed with \(type(of: error)): \(error)\n")
+    }
+
+    // MARK: - Joining and destroying
+
+    /// Waits until the hub has nothing left to do: no greenlet can run and no referenced watcher is active.
+    ///
+    /// gevent's `hub.join()` and `gevent.wait()` without objects. May switch greenlets. Call it from the
+    /// main greenlet on the hub's thread.
+    ///
+    /// - Parameter timeout: the longest to wait; `nil` waits as long as it takes.
+    /// - Returns: `true` when the loop ran out of work, `false` when `timeout` passed first.
+    /// - Throws: errors thrown into the main greenlet while it waits; ``InvalidThreadUseError`` from another
+    ///   thread or another greenlet than main.
+    @available(*, noasync, message: "join blocks the thread's greenlets; it is for greenlet code, not async code")
+    @discardableResult
+    public func join(timeout: Duration? = nil) throws -> Bool {
+        try checkThread("Hub.join")
+        guard cgreenlet_current() == main.context else {
+            throw InvalidThreadUseError(operation: "Hub.join from a greenlet other than the main greenlet")
+        }
+        let sequence = main.beginBlock(waitingFor: "Hub.join")
+        joinSequence = sequence
+        joinFinished = false
+        var timer: TimerWatcher?
+        if let timeout {
+            let watcher = TimerWatcher(hub: self, ref: false, label: "Hub.join timeout") { [unowned self] in
+                self.resume(self.main, sequence: sequence)
+            }
+            watcher.start(after: timeout)
+            timer = watcher
+        }
+        defer {
+            joinSequence = nil
+            timer?.stop()
+        }
+        try block(main)
+        return joinFinished
+    }
+
+    /// Kills the hub's greenlets, unwinds the hub, and frees its loop and stacks; the thread has no hub
+    /// afterwards (the next use creates a new one).
+    ///
+    /// Live greenlets get ``GreenletExit`` and up to one second to finish; one that is still running then is
+    /// abandoned (its stack stays mapped). gevent's `hub.destroy()`. Switches greenlets while killing. Call
+    /// it from the main greenlet on the hub's thread.
+    ///
+    /// - Throws: ``InvalidThreadUseError`` from another thread or greenlet.
+    @available(*, noasync, message: "destroy switches greenlets; it is for greenlet code, not async code")
+    public func destroy() throws {
+        try checkThread("Hub.destroy")
+        guard cgreenlet_current() == main.context else {
+            throw InvalidThreadUseError(operation: "Hub.destroy from a greenlet other than the main greenlet")
+        }
+        let survivors = liveGreenlets
+        if !survivors.isEmpty {
+            _ = try? killAll(survivors, timeout: .seconds(1))
+        }
+        let abandoned = liveCount
+        destroying = true
+        if hubGreenlet.context.pointee.sp != nil && hubStarted {
+            // Let the hub unwind its own stack: it returns out of ev_run and ends with a final switch here.
+            ev_break(loop, gevent_EVBREAK_ALL)
+            cgreenlet_switch(main.context, hubGreenlet.context)
+        }
+        cgreenlet_release_stack(hubGreenlet.context)
+        threadsafe.withLock { $0.closed = true }
+        callbacks.removeAll()
+        if idleActive { ev_idle_stop(loop, idle) }
+        ev_ref(loop)
+        ev_prepare_stop(loop, prepare)
+        ev_ref(loop)
+        ev_async_stop(loop, async)
+        ev_loop_destroy(loop)
+        prepare.deallocate()
+        idle.deallocate()
+        async.deallocate()
+        cgreenlet_drain_stack_pool()
+        cgreenlet_set_current(nil)
+        cgreenlet_set_thread_hub(nil)
+        if abandoned > 0 {
+            writeToStandardError(
+                "swift-gevent: Hub.destroy abandoned \(abandoned) greenlet(s) that did not finish within 1 s of "
+                    + "GreenletExit\n"
+            )
+        }
+        liveHead = nil
+        main = nil
+        hubGreenlet = nil
+        Unmanaged.passUnretained(self).release()
+    }
+
+    /// Set once the hub greenlet has first run.
+    var hubStarted = false
+}
+
+extension Hub: @unchecked Sendable {
+    // Everything but `threadsafe` (a Mutex) and `loop`/`async` (used only through ev_async_send, which
+    // libev documents as callable from any thread) is confined to the hub's thread; every entry point other
+    // than runThreadsafe checks the thread first.
+}
+
+struct ThreadsafeQueue {
+    var pending: [@Sendable () -> Void] = []
+    var closed = false
+}
+
+/// The smallest-free-number allocator behind ``AnyGreenlet/minimalIdent``.
+struct IdentRegistry {
+    private var next = 1
+    private var free: [Int] = []  // a min-heap
+
+    mutating func allocate() -> Int {
+        guard !free.isEmpty else {
+            defer { next += 1 }
+            return next
+        }
+        let smallest = free[0]
+        let last = free.removeLast()
+        if !free.isEmpty {
+            free[0] = last
+            var i = 0
+            while true {
+                let left = 2 * i + 1
+                let right = left + 1
+                var smallestChild = i
+                if left < free.count && free[left] < free[smallestChild] { smallestChild = left }
+                if right < free.count && free[right] < free[smallestChild] { smallestChild = right }
+                if smallestChild == i { break }
+                free.swapAt(i, smallestChild)
+                i = smallestChild
+            }
+        }
+        return smallest
+    }
+
+    mutating func release(_ ident: Int) {
+        free.append(ident)
+        var i = free.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if free[parent] <= free[i] { break }
+            free.swapAt(i, parent)
+            i = parent
+        }
+    }
+}
+
+@inline(__always)
+func monotonicNanoseconds() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+}
+
+// MARK: - C entry points
+
+/// First function on every greenlet's own stack.
+private func greenletEntry(_ argument: UnsafeMutableRawPointer?) {
+    let (from, to) = runGreenlet(argument!)
+    cgreenlet_switch_final(from, to)
+}
+
+/// Runs the greenlet and returns the contexts for the final switch. A separate function so that every
+/// reference it holds is released before the stack is abandoned.
+@inline(never)
+private func runGreenlet(
+    _ argument: UnsafeMutableRawPointer
+) -> (UnsafeMutablePointer<cgreenlet_t>, UnsafeMutablePointer<cgreenlet_t>) {
+    let greenlet = Unmanaged<AnyGreenlet>.fromOpaque(argument).takeUnretainedValue()
+    let hub = greenlet.hub
+    if greenlet.kind == .hub {
+        hub.hubStarted = true
+        hub.runLoop()
+        return (greenlet.context, hub.main.context)
+    }
+    greenlet.execute()
+    return (greenlet.context, hub.hubGreenlet.context)
+}
+
+private func hubPrepare(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_prepare>?, _ events: Int32) {
+    Unmanaged<Hub>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().runCallbacks()
+}
+
+private func hubIdle(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_idle>?, _ events: Int32) {
+    Unmanaged<Hub>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().runCallbacks()
+}
+
+private func hubAsync(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_async>?, _ events: Int32) {
+    Unmanaged<Hub>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().runThreadsafeCallbacks()
+}

@@ -1,0 +1,107 @@
+import CLibev
+
+/// A libev timer owned by Swift code on the hub's thread.
+///
+/// The `ev_timer` lives in its own allocation (libev keeps pointers to it while it is active) and its
+/// `data` field points back at this object, unretained: the owner keeps the watcher alive, and `deinit`
+/// stops it first. An unreferenced timer (`ref: false`) does not keep the loop alive, like gevent's
+/// `ref=False` watchers; libev's rule for those is "unref after start, ref before stop", and a one-shot
+/// timer that fires has already been stopped by libev, so the reference is restored there too.
+final class TimerWatcher {
+    let hub: Hub
+    let pointer: UnsafeMutablePointer<ev_timer>
+    let keepsLoopAlive: Bool
+    var callback: () -> Void
+    private var unreferenced = false
+    /// A short description for LoopExit reports ("Timeout(0.5s)").
+    let label: StaticString
+
+    init(hub: Hub, ref: Bool = true, label: StaticString, callback: @escaping () -> Void) {
+        self.hub = hub
+        self.keepsLoopAlive = ref
+        self.callback = callback
+        self.label = label
+        pointer = .allocate(capacity: 1)
+        gevent_ev_timer_init(pointer, timerFired, 0, 0)
+        pointer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit {
+        stop()
+        pointer.deallocate()
+    }
+
+    var isActive: Bool { gevent_ev_is_active(pointer) != 0 }
+
+    /// Starts (or restarts) the timer `delay` from now. `ev_now_update` first, as gevent does, so that
+    /// time spent running callbacks since the loop last polled does not shorten the delay.
+    func start(after delay: Duration) {
+        stop()
+        ev_now_update(hub.loop)
+        gevent_ev_timer_set(pointer, max(delay.seconds, 0), 0)
+        ev_timer_start(hub.loop, pointer)
+        if !keepsLoopAlive {
+            ev_unref(hub.loop)
+            unreferenced = true
+            hub.unreferencedWatchers[label.description, default: 0] += 1
+        }
+    }
+
+    func stop() {
+        guard isActive else { return }
+        restoreReference()
+        ev_timer_stop(hub.loop, pointer)
+    }
+
+    fileprivate func fire() {
+        restoreReference()
+        callback()
+    }
+
+    private func restoreReference() {
+        if unreferenced {
+            ev_ref(hub.loop)
+            unreferenced = false
+            hub.unreferencedWatchers[label.description, default: 1] -= 1
+            if hub.unreferencedWatchers[label.description] == 0 {
+                hub.unreferencedWatchers[label.description] = nil
+            }
+        }
+    }
+}
+
+private func timerFired(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_timer>?, _ events: Int32) {
+    Unmanaged<TimerWatcher>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().fire()
+}
+
+/// A libev idle watcher owned by Swift code: runs its callback when the loop has nothing else to do.
+final class IdleWatcher {
+    let hub: Hub
+    let pointer: UnsafeMutablePointer<ev_idle>
+    var callback: () -> Void
+
+    init(hub: Hub, callback: @escaping () -> Void) {
+        self.hub = hub
+        self.callback = callback
+        pointer = .allocate(capacity: 1)
+        gevent_ev_idle_init(pointer, idleFired)
+        pointer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit {
+        stop()
+        pointer.deallocate()
+    }
+
+    func start() {
+        ev_idle_start(hub.loop, pointer)
+    }
+
+    func stop() {
+        ev_idle_stop(hub.loop, pointer)
+    }
+}
+
+private func idleFired(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_idle>?, _ events: Int32) {
+    Unmanaged<IdleWatcher>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().callback()
+}
