@@ -15,7 +15,7 @@ final class ErrorLog {
     var entries: [(greenlet: AnyGreenlet?, error: any Error)] = []
 
     init(_ hub: Hub = .current) {
-        hub.errorHandler = { [unowned self] greenlet, error in
+        hub.errorHandler = { greenlet, error in
             self.entries.append((greenlet, error))
         }
     }

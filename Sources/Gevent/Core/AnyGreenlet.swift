@@ -206,7 +206,9 @@ public class AnyGreenlet {
         hub.preconditionOnHubThread("AnyGreenlet.start(after:)")
         guard state == .new else { return }
         state = .scheduled
-        let timer = TimerWatcher(hub: hub, label: "Greenlet.start(after:)") { [unowned self] in
+        // The timer's callback holds the greenlet strongly: a greenlet scheduled for later must run even if
+        // the caller dropped it. The cycle ends when the timer fires or the greenlet is killed.
+        let timer = TimerWatcher(hub: hub, label: "Greenlet.start(after:)") {
             self.startTimer = nil
             self.hub.startGreenlet(self)
         }

@@ -44,11 +44,11 @@ public final class Timeout: Error, CustomStringConvertible {
         let hub = Hub.current
         target = hub.currentGreenlet
         pending = true
-        let timer =
-            self.timer
-            ?? TimerWatcher(hub: hub, label: "Timeout") { [unowned self] in
-                self.fire()
-            }
+        // While pending, the timer's callback holds the timeout strongly, so a timeout fires even when the
+        // caller kept no reference (gevent's loop keeps it alive the same way). fire and cancel end the cycle.
+        let timer = TimerWatcher(hub: hub, label: "Timeout") {
+            self.fire()
+        }
         self.timer = timer
         timer.start(after: seconds)
     }
@@ -60,11 +60,14 @@ public final class Timeout: Error, CustomStringConvertible {
     public func cancel() {
         pending = false
         timer?.stop()
+        timer = nil
     }
 
     private func fire() {
         pending = false
-        guard let target, let hub = timer?.hub else { return }
+        let hub = timer?.hub
+        timer = nil
+        guard let target, let hub else { return }
         hub.throwInto(target, error ?? self)
     }
 

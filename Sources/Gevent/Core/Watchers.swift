@@ -55,6 +55,9 @@ final class TimerWatcher {
 
     fileprivate func fire() {
         restoreReference()
+        // The callback may drop the last reference to this watcher (a greenlet's start timer does): call a
+        // retained copy, and touch nothing of `self` afterwards.
+        let callback = self.callback
         callback()
     }
 
@@ -71,7 +74,10 @@ final class TimerWatcher {
 }
 
 private func timerFired(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_timer>?, _ events: Int32) {
-    Unmanaged<TimerWatcher>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().fire()
+    // Keep the watcher alive for the duration of its callback, which may release its owner.
+    let unmanaged = Unmanaged<TimerWatcher>.fromOpaque(watcher!.pointee.data).retain()
+    unmanaged.takeUnretainedValue().fire()
+    unmanaged.release()
 }
 
 /// A libev idle watcher owned by Swift code: runs its callback when the loop has nothing else to do.
