@@ -6,6 +6,7 @@
 #include "include/CGreenlet.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,31 @@ void *cgreenlet_thread_hub(void) {
     return tls_hub;
 }
 
+// A thread that ends while it still has a hub gets it destroyed by a pthread key destructor, so its loop's
+// file descriptors and its greenlets' stacks are not leaked.
+static pthread_key_t hub_key;
+static pthread_once_t hub_key_once = PTHREAD_ONCE_INIT;
+static void (*_Atomic thread_exit_hook)(void *);
+
+static void hub_key_destructor(void *hub) {
+    void (*hook)(void *) = atomic_load(&thread_exit_hook);
+    if (hook != NULL && hub != NULL && tls_hub == hub) {
+        hook(hub);
+    }
+}
+
+static void make_hub_key(void) {
+    (void)pthread_key_create(&hub_key, hub_key_destructor);
+}
+
 void cgreenlet_set_thread_hub(void *hub) {
     tls_hub = hub;
+    pthread_once(&hub_key_once, make_hub_key);
+    (void)pthread_setspecific(hub_key, hub);
+}
+
+void cgreenlet_set_thread_exit_hook(void (*hook)(void *hub)) {
+    atomic_store(&thread_exit_hook, hook);
 }
 
 bool cgreenlet_is_process_main_thread(void) {

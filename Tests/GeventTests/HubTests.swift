@@ -163,6 +163,19 @@ struct HubTests {
         }
     }
 
+    @Test func aThreadThatEndsWithAHubHasItDestroyed() throws {
+        let cleanedUp = Mutex(false)
+        let thread = try NativeThread {
+            spawn {
+                do { try sleep(.seconds(30)) } catch is GreenletExit { cleanedUp.withLock { $0 = true } }
+            }
+            try? sleep(.milliseconds(1))
+            // The thread returns without Hub.destroy().
+        }
+        thread.join()
+        #expect(cleanedUp.withLock { $0 })
+    }
+
     @Test func tenThousandSleepingGreenletsRunConcurrently() throws {
         try withHub {
             let start = ContinuousClock.now

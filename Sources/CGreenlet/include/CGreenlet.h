@@ -80,6 +80,9 @@ void cgreenlet_set_current(cgreenlet_t *g);
 void *cgreenlet_thread_hub(void);
 void cgreenlet_set_thread_hub(void *hub);
 
+/// Called on a thread that exits while it still has a hub, with that hub (from a pthread key destructor).
+void cgreenlet_set_thread_exit_hook(void (*hook)(void *hub));
+
 /// `true` on the process's initial thread (the one whose thread id equals the process id).
 bool cgreenlet_is_process_main_thread(void);
 

@@ -97,6 +97,7 @@ public final class Hub {
         async = .allocate(capacity: 1)
 
         let retained = Unmanaged.passRetained(self).toOpaque()
+        cgreenlet_set_thread_exit_hook(hubThreadExit)
         cgreenlet_set_thread_hub(retained)
         let overflowHandler = cgreenlet_install_overflow_handler()
         if overflowHandler != 0 {
@@ -628,6 +629,14 @@ private func runGreenlet(
     }
     greenlet.execute()
     return (greenlet.context, hub.hubGreenlet.context)
+}
+
+/// A thread ended with its hub still alive: destroy it there (its greenlets get GreenletExit), unless the
+/// thread ended inside a greenlet, where unwinding is impossible.
+private func hubThreadExit(_ pointer: UnsafeMutableRawPointer?) {
+    let hub = Unmanaged<Hub>.fromOpaque(pointer!).takeUnretainedValue()
+    guard cgreenlet_current() == hub.main.context else { return }
+    try? hub.destroy()
 }
 
 private func hubPrepare(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_prepare>?, _ events: Int32) {
