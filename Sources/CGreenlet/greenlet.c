@@ -93,6 +93,10 @@ void cgreenlet_set_thread_exit_hook(void (*hook)(void *hub)) {
     atomic_store(&thread_exit_hook, hook);
 }
 
+int cgreenlet_thread_id(void) {
+    return (int)gettid();
+}
+
 bool cgreenlet_is_process_main_thread(void) {
     return gettid() == getpid();
 }

@@ -86,6 +86,9 @@ void cgreenlet_set_thread_exit_hook(void (*hook)(void *hub));
 /// `true` on the process's initial thread (the one whose thread id equals the process id).
 bool cgreenlet_is_process_main_thread(void);
 
+/// The calling thread's Linux thread id.
+int cgreenlet_thread_id(void);
+
 /// Copies at most sizeof(name)-1 bytes of `name` into `g->name`.
 void cgreenlet_set_name(cgreenlet_t *g, const char *name);
 

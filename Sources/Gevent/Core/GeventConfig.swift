@@ -18,6 +18,8 @@ import Synchronization
 /// | ``stackSize`` | `GEVENT_STACK_SIZE` (bytes, or with a `K`/`M` suffix: `256K`, `1M`) | 256 KiB |
 /// | ``backend`` | `GEVENT_BACKEND` (`epoll`, `poll`, `select`, `io_uring`, `linuxaio`) | libev's choice (epoll) |
 /// | ``switchInterval`` | `GEVENT_SWITCH_INTERVAL` (seconds, e.g. `0.005`) | 5 ms |
+/// | ``monitorThread`` | `GEVENT_MONITOR_THREAD_ENABLE` (`1`, `true`, `yes`, `on`) | off |
+/// | ``maxBlockingTime`` | `GEVENT_MAX_BLOCKING_TIME` (seconds) | 0.1 s |
 ///
 /// A value that cannot be parsed is reported once on stderr with the accepted form, and the default is
 /// used: a typo never stops a program.
@@ -56,15 +58,33 @@ public struct GeventConfig: Sendable {
     /// How long the hub may run queued callbacks (started greenlets, `sleep(.zero)` wake-ups) before it
     /// polls for I/O and timers again.
     public var switchInterval: Duration
+    /// Start the ``Monitor`` thread with the first hub.
+    public var monitorThread: Bool
+    /// How long a hub may run without switching before the ``Monitor`` reports it.
+    public var maxBlockingTime: Duration
 
     /// The built-in defaults, ignoring the environment.
-    public static let defaults = GeventConfig(stackSize: 256 * 1024, backend: nil, switchInterval: .milliseconds(5))
+    public static let defaults = GeventConfig(
+        stackSize: 256 * 1024,
+        backend: nil,
+        switchInterval: .milliseconds(5),
+        monitorThread: false,
+        maxBlockingTime: .milliseconds(100)
+    )
 
     /// Creates a configuration. Never switches; any thread.
-    public init(stackSize: Int, backend: Backend?, switchInterval: Duration) {
+    public init(
+        stackSize: Int,
+        backend: Backend?,
+        switchInterval: Duration,
+        monitorThread: Bool = false,
+        maxBlockingTime: Duration = .milliseconds(100)
+    ) {
         self.stackSize = stackSize
         self.backend = backend
         self.switchInterval = switchInterval
+        self.monitorThread = monitorThread
+        self.maxBlockingTime = maxBlockingTime
     }
 
     /// Reads the `GEVENT_*` variables on top of ``defaults``; unparseable values are reported on stderr
@@ -94,6 +114,20 @@ public struct GeventConfig: Sendable {
                 config.switchInterval = .nanoseconds(Int64(seconds * 1e9))
             } else {
                 warn("GEVENT_SWITCH_INTERVAL=\(text) is not a number of seconds in (0, 10); using 0.005")
+            }
+        }
+        if let text = environment("GEVENT_MONITOR_THREAD_ENABLE") {
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": config.monitorThread = true
+            case "0", "false", "no", "off": config.monitorThread = false
+            default: warn("GEVENT_MONITOR_THREAD_ENABLE=\(text) is not a boolean (1/0, true/false); monitor stays off")
+            }
+        }
+        if let text = environment("GEVENT_MAX_BLOCKING_TIME") {
+            if let seconds = Double(text), seconds >= 0.001, seconds <= 3600 {
+                config.maxBlockingTime = .nanoseconds(Int64(seconds * 1e9))
+            } else {
+                warn("GEVENT_MAX_BLOCKING_TIME=\(text) is not a number of seconds in [0.001, 3600]; using 0.1")
             }
         }
         return config

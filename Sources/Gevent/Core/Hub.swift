@@ -48,6 +48,8 @@ public final class Hub {
     /// Unreferenced watchers that are active, by label (for LoopExit reports).
     var unreferencedWatchers: [String: Int] = [:]
     private let threadsafe = Mutex(ThreadsafeQueue())
+    /// What this hub publishes for the ``Monitor`` thread.
+    let activity = HubActivity(threadID: cgreenlet_thread_id())
 
     /// Receives every error a greenlet (or a raw link) ended with, except ``GreenletExit``.
     ///
@@ -135,6 +137,15 @@ public final class Hub {
         async.pointee.data = selfPointer
         ev_async_start(loop, async)
         ev_unref(loop)  // nor must the cross-thread wake-up
+        ev_set_userdata(loop, selfPointer)
+        ev_set_loop_release_cb(loop, hubWillPoll, hubDidPoll)
+        Monitor.register(activity)
+        if config.monitorThread {
+            Monitor.start(maxBlockingTime: config.maxBlockingTime)
+        }
+        if Monitor.enabled.load(ordering: .relaxed) {
+            activity.publish(running: main)
+        }
     }
 
     private func retainedHubGreenlet(_ greenlet: AnyGreenlet) -> UnsafeMutableRawPointer {
@@ -230,7 +241,10 @@ public final class Hub {
 
     private func switchInto(_ greenlet: AnyGreenlet) {
         if destroying && greenlet.kind == .user { return }
+        let monitored = Monitor.enabled.load(ordering: .relaxed)
+        if monitored { activity.publish(running: greenlet) }
         cgreenlet_switch(hubGreenlet.context, greenlet.context)
+        if monitored { activity.publish(running: nil) }
         // Only `greenlet` can have switched back: greenlets switch to the hub and nowhere else.
         if greenlet.context.pointee.dead != 0 {
             reap(greenlet)
@@ -529,6 +543,7 @@ public final class Hub {
         idle.deallocate()
         async.deallocate()
         cgreenlet_drain_stack_pool()
+        Monitor.unregister(activity)
         cgreenlet_set_current(nil)
         cgreenlet_set_thread_hub(nil)
         if abandoned > 0 {
@@ -637,6 +652,14 @@ private func hubThreadExit(_ pointer: UnsafeMutableRawPointer?) {
     let hub = Unmanaged<Hub>.fromOpaque(pointer!).takeUnretainedValue()
     guard cgreenlet_current() == hub.main.context else { return }
     try? hub.destroy()
+}
+
+private func hubWillPoll(_ loop: OpaquePointer?) {
+    Unmanaged<Hub>.fromOpaque(ev_userdata(loop)!).takeUnretainedValue().activity.setPolling(true)
+}
+
+private func hubDidPoll(_ loop: OpaquePointer?) {
+    Unmanaged<Hub>.fromOpaque(ev_userdata(loop)!).takeUnretainedValue().activity.setPolling(false)
 }
 
 private func hubPrepare(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_prepare>?, _ events: Int32) {

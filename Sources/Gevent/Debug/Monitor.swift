@@ -1,0 +1,258 @@
+import CLibev
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+
+/// Detects greenlets that block their thread: a native thread that watches every hub and reports one that
+/// has run code for longer than ``maxBlockingTime`` without switching.
+///
+/// Cooperative scheduling has one failure mode: a greenlet that blocks the thread (a CPU loop, a blocking
+/// call nobody patched) stops every other greenlet on it. gevent's monitor thread finds those; this is the
+/// same idea. A report names the greenlet's spawn site and the thread:
+///
+/// ```
+/// swift-gevent: a greenlet spawned at App/Worker.swift:42 appears to be blocked: the hub of thread 4711
+/// has not switched for 0.31 s (max blocking time 0.1 s) …
+/// ```
+///
+/// Start it with ``start(maxBlockingTime:)`` or `GEVENT_MONITOR_THREAD_ENABLE=1` (with
+/// `GEVENT_MAX_BLOCKING_TIME` in seconds, default 0.1). While it runs, every switch publishes a few words
+/// for it to read; when it is off, switches do not.
+///
+/// Everything here may be called from any thread and never switches greenlets.
+public enum Monitor {
+    /// One detected blocking episode.
+    public struct Report: Sendable, CustomStringConvertible {
+        /// The Linux thread id of the blocked hub's thread.
+        public let threadID: Int32
+        /// How long the hub had not switched when the report was made.
+        public let blockedFor: Duration
+        /// Where the running greenlet was spawned (`"Module/File.swift:42"`), or `nil` when the hub itself
+        /// (a loop callback, a raw link) was running.
+        public let spawnSite: String?
+        /// The threshold in force.
+        public let maxBlockingTime: Duration
+
+        /// The text the default handler prints.
+        public var description: String {
+            let who: String
+            switch spawnSite {
+            case nil: who = "a callback running in the hub"
+            case "(the main greenlet)": who = "the main greenlet"
+            case let site?: who = "a greenlet spawned at \(site)"
+            }
+            let seconds = Double(blockedFor.components.seconds) + Double(blockedFor.components.attoseconds) * 1e-18
+            let limit = maxBlockingTime.seconds
+            return
+                "swift-gevent: \(who) appears to be blocked: the hub of thread \(threadID) has not switched for "
+                + "\(roundedSeconds(seconds)) s (max blocking time \(roundedSeconds(limit)) s); every other greenlet "
+                + "on that thread waits meanwhile. Make the call cooperative (Monkey.patchAll(), gevent sockets) "
+                + "or run it on a ThreadPool"
+        }
+    }
+
+    private static let state = Mutex(MonitorState())
+    static let enabled = Atomic<Bool>(false)
+
+    /// Starts the monitor thread (once per process); later calls only change the threshold.
+    ///
+    /// - Parameter maxBlockingTime: how long a hub may go without switching before it is reported.
+    public static func start(maxBlockingTime: Duration = .milliseconds(100)) {
+        let mustStart = state.withLock { state in
+            state.maxBlockingTime = maxBlockingTime
+            state.stopRequested = false
+            if state.running { return false }
+            state.running = true
+            return true
+        }
+        enabled.store(true, ordering: .relaxed)
+        guard mustStart else { return }
+        var thread = pthread_t()
+        let status = pthread_create(
+            &thread,
+            nil,
+            { _ in
+                Monitor.run()
+                return nil
+            },
+            nil
+        )
+        if status != 0 {
+            state.withLock { $0.running = false }
+            enabled.store(false, ordering: .relaxed)
+            writeToStandardError("swift-gevent: could not start the monitor thread: \(errnoDescription(status))\n")
+            return
+        }
+        pthread_detach(thread)
+    }
+
+    /// Stops the monitor thread (it ends within one period). Hubs stop publishing at once.
+    public static func stop() {
+        enabled.store(false, ordering: .relaxed)
+        state.withLock { $0.stopRequested = true }
+    }
+
+    /// `true` while the monitor thread runs.
+    public static var isRunning: Bool {
+        state.withLock { $0.running && !$0.stopRequested }
+    }
+
+    /// Receives every report, on the monitor thread; `nil` (the default) prints it to stderr.
+    public static var reportHandler: (@Sendable (Report) -> Void)? {
+        get { state.withLock { $0.handler } }
+        set { state.withLock { $0.handler = newValue } }
+    }
+
+    static func register(_ activity: HubActivity) {
+        state.withLock { $0.watched[ObjectIdentifier(activity)] = WatchedHub(activity: activity) }
+    }
+
+    static func unregister(_ activity: HubActivity) {
+        _ = state.withLock { $0.watched.removeValue(forKey: ObjectIdentifier(activity)) }
+    }
+
+    private static func run() {
+        while true {
+            let (period, stop) = state.withLock { ($0.maxBlockingTime, $0.stopRequested) }
+            if stop {
+                state.withLock { $0.running = false }
+                return
+            }
+            var pause = timespec(
+                tv_sec: Int(period.components.seconds),
+                tv_nsec: Int(period.components.attoseconds / 1_000_000_000)
+            )
+            var remaining = timespec()
+            while nanosleep(&pause, &remaining) != 0 && errno == EINTR {
+                pause = remaining
+            }
+            check(maxBlockingTime: period)
+        }
+    }
+
+    private static func check(maxBlockingTime: Duration) {
+        let now = ContinuousClock.now
+        var reports: [Report] = []
+        let handler = state.withLock { state -> (@Sendable (Report) -> Void)? in
+            for key in Array(state.watched.keys) {
+                var watched = state.watched[key]!
+                let snapshot = watched.activity.snapshot()
+                if snapshot.polling || snapshot.sequence != watched.lastSequence || snapshot.sequence == nil {
+                    watched.lastSequence = snapshot.sequence
+                    watched.since = now
+                    watched.reported = false
+                } else if !watched.reported, now - watched.since >= maxBlockingTime {
+                    watched.reported = true
+                    reports.append(
+                        Report(
+                            threadID: watched.activity.threadID,
+                            blockedFor: now - watched.since + maxBlockingTime,
+                            spawnSite: snapshot.spawnSite,
+                            maxBlockingTime: maxBlockingTime
+                        )
+                    )
+                }
+                state.watched[key] = watched
+            }
+            return state.handler
+        }
+        for report in reports {
+            if let handler {
+                handler(report)
+            } else {
+                writeToStandardError(report.description + "\n")
+            }
+        }
+    }
+}
+
+private struct MonitorState {
+    var running = false
+    var stopRequested = false
+    var maxBlockingTime: Duration = .milliseconds(100)
+    var handler: (@Sendable (Monitor.Report) -> Void)?
+    var watched: [ObjectIdentifier: WatchedHub] = [:]
+}
+
+private struct WatchedHub {
+    let activity: HubActivity
+    var lastSequence: UInt64?
+    var since = ContinuousClock.now
+    var reported = false
+}
+
+private func roundedSeconds(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+/// What a hub publishes for the monitor: a sequence lock over "which greenlet runs" plus a polling flag.
+///
+/// Only the hub's thread writes (on each switch and around each poll); the monitor thread reads. Writers
+/// make the sequence odd, store the fields, then make it even; a reader accepts a snapshot only when the
+/// sequence was even and unchanged around its reads, so it never combines a torn pointer and length.
+final class HubActivity: Sendable {
+    let threadID: Int32
+    private let sequence = Atomic<UInt64>(0)
+    private let polling = Atomic<Bool>(false)
+    private let fileStart = Atomic<UInt>(0)
+    private let fileLength = Atomic<Int>(0)
+    private let line = Atomic<UInt>(0)
+
+    init(threadID: Int32) {
+        self.threadID = threadID
+    }
+
+    /// The hub switched to `greenlet` (or back to itself when `nil`).
+    func publish(running greenlet: AnyGreenlet?) {
+        let current = sequence.load(ordering: .relaxed)
+        sequence.store(current &+ 1, ordering: .relaxed)
+        atomicMemoryFence(ordering: .releasing)
+        if let greenlet, greenlet.kind == .main {
+            let label: StaticString = "(the main greenlet)"
+            fileStart.store(UInt(bitPattern: label.utf8Start), ordering: .relaxed)
+            fileLength.store(label.utf8CodeUnitCount, ordering: .relaxed)
+            line.store(0, ordering: .relaxed)
+        } else if let greenlet, greenlet.spawnFile.hasPointerRepresentation {
+            fileStart.store(UInt(bitPattern: greenlet.spawnFile.utf8Start), ordering: .relaxed)
+            fileLength.store(greenlet.spawnFile.utf8CodeUnitCount, ordering: .relaxed)
+            line.store(greenlet.spawnLine, ordering: .relaxed)
+        } else {
+            fileStart.store(0, ordering: .relaxed)
+        }
+        sequence.store(current &+ 2, ordering: .releasing)
+    }
+
+    func setPolling(_ value: Bool) {
+        polling.store(value, ordering: .relaxed)
+        if !value {
+            // Work after a poll counts as new activity.
+            let current = sequence.load(ordering: .relaxed)
+            sequence.store(current &+ 2, ordering: .releasing)
+        }
+    }
+
+    /// A consistent view, or a `nil` sequence if the hub was mid-update.
+    func snapshot() -> (sequence: UInt64?, polling: Bool, spawnSite: String?) {
+        let before = sequence.load(ordering: .acquiring)
+        let isPolling = polling.load(ordering: .relaxed)
+        let start = fileStart.load(ordering: .relaxed)
+        let length = fileLength.load(ordering: .relaxed)
+        let lineNumber = line.load(ordering: .relaxed)
+        atomicMemoryFence(ordering: .acquiring)
+        let after = sequence.load(ordering: .relaxed)
+        guard before == after, before & 1 == 0 else { return (nil, isPolling, nil) }
+        var site: String?
+        if start != 0, let pointer = UnsafePointer<UInt8>(bitPattern: start) {
+            // The pointer is a StaticString's: static data that is never freed.
+            let file = String(decoding: UnsafeBufferPointer(start: pointer, count: length), as: UTF8.self)
+            site = lineNumber == 0 ? file : "\(file):\(lineNumber)"
+        }
+        return (before, isPolling, site)
+    }
+}

@@ -1,0 +1,63 @@
+import Gevent
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// gevent's test___monitor.py: a greenlet that blocks the thread is reported; one that waits cooperatively
+/// is not.
+@Suite("Monitor", .serialized, .timeLimit(.minutes(1)))
+struct MonitorTests {
+    /// Runs `body` with the monitor on and returns the reports that name this file.
+    private func collectReports(_ body: () throws -> Void) throws -> [Monitor.Report] {
+        let reports = Mutex<[Monitor.Report]>([])
+        Monitor.reportHandler = { report in
+            if report.spawnSite?.contains("MonitorTests.swift") == true || report.spawnSite == "(the main greenlet)" {
+                reports.withLock { $0.append(report) }
+            }
+        }
+        Monitor.start(maxBlockingTime: .milliseconds(50))
+        defer {
+            Monitor.stop()
+            Monitor.reportHandler = nil
+        }
+        try body()
+        return reports.withLock { $0 }
+    }
+
+    @Test func aGreenletThatBlocksTheThreadIsReportedWithItsSpawnSite() throws {
+        try withHub {
+            let reports = try collectReports {
+                let blocker = spawn { usleep(300_000) }  // a blocking call nobody made cooperative
+                try blocker.join()
+            }
+            let report = try #require(reports.first { $0.spawnSite?.contains("MonitorTests.swift:") == true })
+            #expect(report.blockedFor >= .milliseconds(50))
+            #expect(report.description.contains("appears to be blocked"))
+            #expect(report.description.contains("a greenlet spawned at GeventTests/MonitorTests.swift:"))
+        }
+    }
+
+    @Test func aGreenletThatWaitsCooperativelyIsNotReported() throws {
+        try withHub {
+            let reports = try collectReports {
+                let sleeper = spawn { try sleep(.milliseconds(300)) }
+                try sleeper.join()
+            }
+            #expect(reports.isEmpty, "cooperative waits are not blocking: \(reports)")
+        }
+    }
+
+    @Test func theMainGreenletBlockingIsReportedToo() throws {
+        try withHub {
+            let reports = try collectReports {
+                try sleep(.zero)  // the hub has run, then main blocks the thread
+                usleep(300_000)
+                try sleep(.zero)
+            }
+            #expect(reports.contains { $0.spawnSite == "(the main greenlet)" })
+        }
+    }
+}
