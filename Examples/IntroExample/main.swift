@@ -25,5 +25,7 @@ for (job, (name, _, _)) in zip(jobs, names) {
     print("\(name): \(job.value ?? "(not finished within the timeout)")")
 }
 let elapsed = ContinuousClock.now - started
-print("\(finished.count) of \(jobs.count) lookups finished within the 1 s timeout; all ran concurrently (elapsed \(elapsed))")
+print(
+    "\(finished.count) of \(jobs.count) lookups finished within the 1 s timeout; all ran concurrently (elapsed \(elapsed))"
+)
 try killAll(jobs)

@@ -16,8 +16,16 @@ struct SmokeTests {
     @Test func orderOfSleepZero() throws {
         try withHub {
             var log: [String] = []
-            let a = spawn { log.append("1A"); try sleep(.zero); log.append("1B") }
-            let b = spawn { log.append("2A"); try sleep(.zero); log.append("2B") }
+            let a = spawn {
+                log.append("1A")
+                try sleep(.zero)
+                log.append("1B")
+            }
+            let b = spawn {
+                log.append("2A")
+                try sleep(.zero)
+                log.append("2B")
+            }
             try joinAll([a, b])
             #expect(log == ["1A", "2A", "1B", "2B"])
         }

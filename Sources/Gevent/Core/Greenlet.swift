@@ -94,7 +94,8 @@ public final class Greenlet<T>: AnyGreenlet {
 ///   - body: the function to run.
 /// - Returns: the started greenlet.
 @discardableResult
-public func spawn<T>(file: StaticString = #fileID, line: UInt = #line, _ body: @escaping () throws -> T) -> Greenlet<T> {
+public func spawn<T>(file: StaticString = #fileID, line: UInt = #line, _ body: @escaping () throws -> T) -> Greenlet<T>
+{
     let greenlet = Greenlet(file: file, line: line, body)
     greenlet.start()
     return greenlet
