@@ -58,6 +58,23 @@ func openDescriptorCount() -> Int {
     return count - 3  // ".", ".." and the directory's own descriptor
 }
 
+/// The open descriptors of this process with what they point at ("5 -> socket:[1234]"), for messages.
+func openDescriptorList() -> [String] {
+    guard let directory = opendir("/proc/self/fd") else { return [] }
+    defer { closedir(directory) }
+    var entries: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard name != ".", name != ".." else { continue }
+        var target = [CChar](repeating: 0, count: 256)
+        let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
+        entries.append("\(name) -> \(length > 0 ? text(target) : "?")")
+    }
+    return entries.sorted()
+}
+
 /// A child process started with `posix_spawnp`, killed and reaped by ``stop()``.
 final class ChildProcess {
     let pid: pid_t
@@ -72,8 +89,23 @@ final class ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        // Test threads (Swift concurrency's workers) block most signals, and a spawned child inherits the
+        // mask: unblock everything and restore default dispositions, or SIGTERM would never reach it.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptySet = sigset_t()
+        sigemptyset(&emptySet)
+        posix_spawnattr_setsigmask(&attributes, &emptySet)
+        var defaultSet = sigset_t()
+        sigemptyset(&defaultSet)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGCHLD] {
+            sigaddset(&defaultSet, signal)
+        }
+        posix_spawnattr_setsigdefault(&attributes, &defaultSet)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid = pid_t()
-        let status = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
+        let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, &argv, environ)
         guard status == 0 else {
             throw TestFailure("could not start \(arguments[0]): \(String(cString: strerror(status)))")
         }
@@ -91,10 +123,19 @@ final class ChildProcess {
         return true
     }
 
+    /// SIGTERM, then SIGKILL if the process has not exited within 2 s: a test never hangs on a child.
     func stop() {
         guard !reaped else { return }
         kill(pid, SIGTERM)
         var status: CInt = 0
+        for _ in 0..<200 {
+            if waitpid(pid, &status, WNOHANG) == pid {
+                reaped = true
+                return
+            }
+            usleep(10000)
+        }
+        kill(pid, SIGKILL)
         waitpid(pid, &status, 0)
         reaped = true
     }
@@ -260,8 +301,13 @@ final class DNSMasq {
         var text = ""
         var buffer = [CChar](repeating: 0, count: 1024)
         while fgets(&buffer, CInt(buffer.count), file) != nil {
-            text += String(cString: buffer)
+            text += GeventTests.text(buffer)
         }
         return text
     }
+}
+
+/// The text of a NUL-terminated C buffer.
+func text(_ buffer: [CChar]) -> String {
+    buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }

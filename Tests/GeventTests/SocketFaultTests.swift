@@ -283,9 +283,10 @@ struct SocketFaultTests {
     /// Counting descriptors is process-wide and other suites run in parallel, so the leak checks run in a
     /// child process of their own.
     @Test func descriptorsAreReleasedByCloseDeinitAndFailedConnects() async {
-        await #expect(processExitsWith: .success) {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             runDescriptorLeakScenario()
         }
+        expectScenarioPassed(result)
     }
 
     @Test func peerResetMidReadThrowsConnectionReset() throws {
@@ -333,19 +334,49 @@ struct SocketFaultTests {
 
     /// Lowering RLIMIT_NOFILE is process-wide, so this runs in a child process of its own.
     @Test func acceptBacksOffOnDescriptorExhaustionAndRecovers() async {
-        await #expect(processExitsWith: .success) {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             runDescriptorExhaustionScenario()
         }
+        expectScenarioPassed(result)
     }
 }
 
-/// Exits with a failure status and `message` on stderr unless `condition` holds (for exit tests).
+/// Expects the exit test's child to have reported "scenario passed" on stderr; a failure's message
+/// ("scenario failed: ...") becomes the issue. Children always exit 0, because Swift Testing hands back
+/// the child's output only for an exit test whose status was as expected.
+private func expectScenarioPassed(_ result: ExitTest.Result?) {
+    guard let result else { return }
+    let output = String(decoding: result.standardErrorContent, as: UTF8.self)
+    #expect(output.contains("scenario passed"), "child stderr: \(output)")
+}
+
+/// Ends the child process with `message` on stderr unless `condition` holds (for exit tests).
 private func require(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition {
         let text = "scenario failed: \(message())\n"
         _ = text.withCString { write(2, $0, strlen($0)) }
-        exit(1)
+        exit(0)
     }
+}
+
+private func scenarioPassed() -> Never {
+    _ = "scenario passed\n".withCString { write(2, $0, strlen($0)) }
+    exit(0)
+}
+
+/// The process's open sockets (other descriptors come and go with the test machinery's own threads:
+/// libdispatch opens a timerfd when it likes).
+private func openSockets() -> [String] {
+    openDescriptorList().filter { $0.contains("socket:") }
+}
+
+/// `true` once every socket open now was open in `before` too, polling for up to half a second.
+private func socketsSettle(to before: [String]) -> Bool {
+    for _ in 0..<50 {
+        if Set(openSockets()).isSubset(of: before) { return true }
+        usleep(10000)
+    }
+    return false
 }
 
 /// Sockets closed explicitly, dropped, or abandoned by an interrupted createConnection release their
@@ -353,7 +384,7 @@ private func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 private func runDescriptorLeakScenario() {
     do {
         let hub = Hub.current
-        let before = openDescriptorCount()
+        let before = openSockets()
         for _ in 0..<50 {
             let (client, server) = try makeConnectedPair()
             try client.sendAll([1, 2, 3])
@@ -364,7 +395,7 @@ private func runDescriptorLeakScenario() {
         var dropped: [Socket] = []
         for _ in 0..<20 { dropped.append(try Socket()) }
         dropped.removeAll()
-        require(openDescriptorCount() == before, "close/deinit leaked: \(openDescriptorCount()) vs \(before)")
+        require(socketsSettle(to: before), "close/deinit leaked: \(openSockets()) vs \(before)")
 
         let (listener, address) = try makeListener(backlog: 0)
         var fillers: [Socket] = []
@@ -374,7 +405,7 @@ private func runDescriptorLeakScenario() {
             try? filler.connect(to: address)
             fillers.append(filler)
         }
-        let withFillers = openDescriptorCount()
+        let withFillers = openSockets()
         let timeout = Timeout(.milliseconds(100))
         try timeout.start()
         do {
@@ -383,14 +414,14 @@ private func runDescriptorLeakScenario() {
         } catch let error as Timeout where error === timeout {
         }
         timeout.cancel()
-        require(openDescriptorCount() == withFillers, "an interrupted createConnection leaked its socket")
+        require(socketsSettle(to: withFillers), "an interrupted createConnection leaked: \(openSockets())")
         for filler in fillers { filler.close() }
         listener.close()
         try hub.destroy()
     } catch {
         require(false, "unexpected error: \(error)")
     }
-    exit(0)
+    scenarioPassed()
 }
 
 /// The body of the exit test above (a synchronous function: greenlet code cannot run in async contexts).
@@ -446,5 +477,5 @@ private func runDescriptorExhaustionScenario() {
     } catch {
         require(false, "unexpected error: \(error)")
     }
-    exit(0)
+    scenarioPassed()
 }

@@ -114,6 +114,9 @@ public final class AresResolver: Resolver {
         flags: AddressInfoFlags
     ) throws -> [AddressInfo] {
         let name = host ?? service ?? ""
+        if let host, let error = AresResolver.libcOnlyFailure(host: host, family: family, flags: flags) {
+            throw error
+        }
         let query = try startQuery("getaddrinfo", name: name)
         var hints = ares_addrinfo_hints()
         hints.ai_flags = AresResolver.aresFlags(flags)
@@ -125,6 +128,28 @@ public final class AresResolver: Resolver {
         ares_getaddrinfo(channel, host, service, &hints, aresAddrinfoDone, query.retainedContext())
         try finish(query)
         return query.addresses
+    }
+
+    /// The answers glibc gives without looking anything up, where c-ares 1.18 differs: a non-numeric host
+    /// with ``AddressInfoFlags/numericHost`` (c-ares sends it to the server) and a numeric address of the
+    /// other family (c-ares answers it in its own family).
+    private static func libcOnlyFailure(
+        host: String,
+        family: AddressFamily,
+        flags: AddressInfoFlags
+    )
+        -> ResolverError?
+    {
+        var bytes = in6_addr()
+        let isIPv4 = inet_pton(AF_INET, host, &bytes) == 1
+        let isIPv6 = !isIPv4 && inet_pton(AF_INET6, host, &bytes) == 1
+        if flags.contains(.numericHost) && !isIPv4 && !isIPv6 {
+            return ResolverError(code: .nameNotFound, operation: "getaddrinfo", name: host)
+        }
+        if (isIPv4 && family == .inet6 && !flags.contains(.v4Mapped)) || (isIPv6 && family == .inet) {
+            return ResolverError(code: .noAddressInFamily, operation: "getaddrinfo", name: host)
+        }
+        return nil
     }
 
     /// The first IPv4 address of `name`, through c-ares. May switch greenlets. Hub thread only.

@@ -25,6 +25,9 @@ public struct ResolverError: Error, CustomStringConvertible, Sendable {
         public static let nameNotFound = Code(rawValue: EAI_NONAME)
         /// `EAI_NODATA`: the name exists but has no address of the family asked for.
         public static let noData = Code(rawValue: -5)
+        /// `EAI_ADDRFAMILY`: the host has no address of the family asked for (a numeric IPv4 address with
+        /// ``AddressFamily/inet6``, for example).
+        public static let noAddressInFamily = Code(rawValue: -9)
         /// `EAI_AGAIN`: the name server did not answer in time or failed temporarily; try again later.
         public static let temporaryFailure = Code(rawValue: EAI_AGAIN)
         /// `EAI_FAIL`: the name server failed permanently.
@@ -49,6 +52,7 @@ public struct ResolverError: Error, CustomStringConvertible, Sendable {
             switch self {
             case .nameNotFound: return "EAI_NONAME"
             case .noData: return "EAI_NODATA"
+            case .noAddressInFamily: return "EAI_ADDRFAMILY"
             case .temporaryFailure: return "EAI_AGAIN"
             case .permanentFailure: return "EAI_FAIL"
             case .familyNotSupported: return "EAI_FAMILY"

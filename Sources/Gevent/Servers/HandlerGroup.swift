@@ -36,9 +36,10 @@ final class HandlerGroup {
 
     /// Starts `body` in a new greenlet (it runs on the hub's next callback round). Never switches.
     func spawn(_ body: @escaping () throws -> Void) {
-        let greenlet = Greenlet(file: spawnSite, line: 0) { [unowned self] in
-            let me = ObjectIdentifier(self.hub.currentGreenlet)
-            defer { self.finished(me) }
+        // Weak: a handler may outlive a server that was dropped without being stopped.
+        let greenlet = Greenlet(file: spawnSite, line: 0) { [weak self, hub] in
+            let me = ObjectIdentifier(hub.currentGreenlet)
+            defer { self?.finished(me) }
             try body()
         }
         running[ObjectIdentifier(greenlet)] = greenlet
@@ -52,9 +53,10 @@ final class HandlerGroup {
 
     /// Waits up to `timeout` for every handler to finish; `true` if they did. May switch greenlets.
     func join(timeout: Duration?) throws -> Bool {
-        guard !running.isEmpty else { return true }
-        let finished = try joinAll(Array(running.values), timeout: timeout)
-        return finished.count == running.count || running.isEmpty
+        let waiting = Array(running.values)
+        guard !waiting.isEmpty else { return true }
+        let finished = try joinAll(waiting, timeout: timeout)
+        return finished.count == waiting.count
     }
 
     /// Kills the handlers still running and waits up to `timeout` for them. May switch greenlets.

@@ -45,8 +45,8 @@ final class ServerEngine {
         self.listener = listener
         self.configuredAddress = configuredAddress
         handlers = try HandlerGroup(hub: hub, policy: policy, spawnSite: "(server handler)")
-        handlers.slotFreed = { [unowned self] in
-            self.resumeIfPossible()
+        handlers.slotFreed = { [weak self] in
+            self?.resumeIfPossible()
         }
     }
 
