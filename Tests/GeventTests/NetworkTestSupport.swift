@@ -311,3 +311,47 @@ final class DNSMasq {
 func text(_ buffer: [CChar]) -> String {
     buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
 }
+
+/// The names of /etc/hosts with the address families listed for each: libc answers these (in those
+/// families, or unspecified) from the file, without asking a name server.
+func hostsFileEntries() -> [String: Set<AddressFamily>] {
+    guard let file = fopen("/etc/hosts", "r") else { return [:] }
+    defer { fclose(file) }
+    var entries: [String: Set<AddressFamily>] = [:]
+    var buffer = [CChar](repeating: 0, count: 1024)
+    while fgets(&buffer, CInt(buffer.count), file) != nil {
+        let line = text(buffer).split(separator: "#", omittingEmptySubsequences: false).first ?? ""
+        let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" })
+        guard let address = fields.first else { continue }
+        let family: AddressFamily = address.contains(":") ? .inet6 : .inet
+        for name in fields.dropFirst() {
+            entries[String(name), default: []].insert(family)
+        }
+    }
+    return entries
+}
+
+// MARK: - Exit-test scenarios
+
+/// Expects the exit test's child to have reported "scenario passed" on stderr; a failure's message
+/// ("scenario failed: ...") becomes the issue. Children always exit 0, because Swift Testing hands back
+/// the child's output only for an exit test whose status was as expected.
+func expectScenarioPassed(_ result: ExitTest.Result?) {
+    guard let result else { return }
+    let output = String(decoding: result.standardErrorContent, as: UTF8.self)
+    #expect(output.contains("scenario passed"), "child stderr: \(output)")
+}
+
+/// Ends the child process with `message` on stderr unless `condition` holds (for exit tests).
+func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition {
+        let text = "scenario failed: \(message())\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+        exit(0)
+    }
+}
+
+func scenarioPassed() -> Never {
+    _ = "scenario passed\n".withCString { write(2, $0, strlen($0)) }
+    exit(0)
+}

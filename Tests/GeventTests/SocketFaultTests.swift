@@ -341,29 +341,6 @@ struct SocketFaultTests {
     }
 }
 
-/// Expects the exit test's child to have reported "scenario passed" on stderr; a failure's message
-/// ("scenario failed: ...") becomes the issue. Children always exit 0, because Swift Testing hands back
-/// the child's output only for an exit test whose status was as expected.
-private func expectScenarioPassed(_ result: ExitTest.Result?) {
-    guard let result else { return }
-    let output = String(decoding: result.standardErrorContent, as: UTF8.self)
-    #expect(output.contains("scenario passed"), "child stderr: \(output)")
-}
-
-/// Ends the child process with `message` on stderr unless `condition` holds (for exit tests).
-private func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition {
-        let text = "scenario failed: \(message())\n"
-        _ = text.withCString { write(2, $0, strlen($0)) }
-        exit(0)
-    }
-}
-
-private func scenarioPassed() -> Never {
-    _ = "scenario passed\n".withCString { write(2, $0, strlen($0)) }
-    exit(0)
-}
-
 /// The process's open sockets (other descriptors come and go with the test machinery's own threads:
 /// libdispatch opens a timerfd when it likes).
 private func openSockets() -> [String] {
