@@ -308,4 +308,31 @@ struct SocketTests {
             server.close()
         }
     }
+
+    @Test func aReaderThatGoesOnToOtherWorkDoesNotMakeTheHubSpin() throws {
+        try withHub {
+            let (client, server) = try makeConnectedPair()
+            let reader = spawn { () throws -> [UInt8] in
+                var got = try server.recv(maxBytes: 100)  // woken by readiness: the watcher stays armed
+                try sleep(.milliseconds(150))  // meanwhile more data arrives, and nobody is waiting
+                got += try server.recv(maxBytes: 100)
+                return got
+            }
+            try sleep(.milliseconds(10))
+            try client.sendAll(Array("one".utf8))
+            try sleep(.milliseconds(20))
+            var before = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &before)
+            try client.sendAll(Array("two".utf8))
+            let received = try reader.get()
+            var after = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &after)
+            let cpuMilliseconds =
+                Double(after.tv_sec - before.tv_sec) * 1000 + Double(after.tv_nsec - before.tv_nsec) / 1e6
+            #expect(received == Array("onetwo".utf8))
+            #expect(cpuMilliseconds < 60, "the loop spun on a ready descriptor: \(cpuMilliseconds) ms of CPU")
+            client.close()
+            server.close()
+        }
+    }
 }

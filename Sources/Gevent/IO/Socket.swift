@@ -366,7 +366,19 @@ public final class Socket {
     @available(*, noasync, message: "sendAll blocks the thread's greenlets; it is for greenlet code")
     public func sendAll(_ bytes: UnsafeRawBufferPointer, flags: MessageFlags = []) throws {
         let allFlags = flags.rawValue | CInt(MSG_NOSIGNAL)
-        var offset = 0
+        // The common case: the kernel takes everything at once.
+        let sent = try systemCall(describe("sendAll")) { Glibc.send(fd, bytes.baseAddress, bytes.count, allFlags) }
+        if let sent, sent >= bytes.count {
+            return
+        }
+        try sendRemaining(bytes, from: sent ?? 0, allFlags: allFlags)
+    }
+
+    /// The rest of ``sendAll(_:flags:)-(UnsafeRawBufferPointer,_)`` after a partial (or refused) first send:
+    /// waits and sends until done, within one deadline for the whole call.
+    @inline(never)
+    private func sendRemaining(_ bytes: UnsafeRawBufferPointer, from start: Int, allFlags: CInt) throws {
+        var offset = start
         var deadline: ContinuousClock.Instant?
         while true {
             let remaining = bytes.count - offset
@@ -703,7 +715,7 @@ public final class Socket {
     )
         throws
     {
-        if timeout == .zero {
+        if let timeout, timeout <= .zero {
             throw SocketError(code: .wouldBlock, operation: describe(operation))
         }
         switch try watcher.wait(operation, subject: describe(operation), timeout: timeout) {
