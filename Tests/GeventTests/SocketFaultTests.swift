@@ -125,6 +125,21 @@ struct SocketCloseTests {
         }
     }
 
+    @Test func aReadAfterCloseNeverWaitsOnTheOldDescriptor() throws {
+        try withHub {
+            let (client, server) = try makeConnectedPair()
+            try client.sendAll(Array("short".utf8))
+            _ = try server.recv(maxBytes: 100)  // a short read: the next one would wait for readiness first
+            server.close()
+            #expect {
+                _ = try server.recv(maxBytes: 100)
+            } throws: { error in
+                (error as? SocketError)?.code == .badFileDescriptor
+            }
+            client.close()
+        }
+    }
+
     @Test func operationsOnAClosedSocketThrowEBADF() throws {
         try withHub {
             let (client, server) = try makeConnectedPair()

@@ -148,10 +148,13 @@ extension NativeThreadOffload: @unchecked Sendable {
 }
 
 /// The slot a worker writes a job's result into.
-private final class OffloadedResult<T: Sendable>: @unchecked Sendable {
-    // Written once by the worker before it calls Hub.runThreadsafe, read by the hub's thread after the
-    // resume that runThreadsafe delivers; the hub's mutex in between orders the two.
+private final class OffloadedResult<T: Sendable> {
     var value: T?
+}
+
+extension OffloadedResult: @unchecked Sendable {
+    // `value` is written once by the worker before it calls Hub.runThreadsafe, and read by the hub's thread
+    // after the resume that runThreadsafe delivers; the hub's mutex in between orders the two.
 }
 
 private func workerEntry(_ context: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {

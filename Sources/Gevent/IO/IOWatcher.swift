@@ -73,9 +73,6 @@ final class IOWatcher {
 
     var isActive: Bool { gevent_ev_is_active(pointer) != 0 }
 
-    /// `true` while a greenlet waits on this watcher.
-    var hasWaiter: Bool { waiter != nil }
-
     /// Points a stopped watcher at another descriptor or event mask.
     func set(fd: CInt, events: CInt) {
         stop()

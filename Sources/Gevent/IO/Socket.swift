@@ -715,6 +715,10 @@ public final class Socket {
     )
         throws
     {
+        guard fd >= 0 else {
+            // Closed (or detached) since the watcher was made: it would watch a number that is not ours.
+            throw SocketError(code: .badFileDescriptor, operation: describe(operation))
+        }
         if let timeout, timeout <= .zero {
             throw SocketError(code: .wouldBlock, operation: describe(operation))
         }
