@@ -115,6 +115,34 @@ struct StreamServerTests {
         }
     }
 
+    @Test func killingTheServingGreenletStopsTheServer() throws {
+        try withHub {
+            let server = try StreamServer(listener: "127.0.0.1:0", handler: pingHandler)
+            let serving = spawn { try server.serveForever(stopTimeout: .milliseconds(100)) }
+            try sleep(.milliseconds(10))
+            let address = server.address
+            try serving.kill()
+            #expect(server.isClosed)
+            #expect(try isRefused(address))
+        }
+    }
+
+    @Test func everyWaitingClientIsServedWhateverMaxAccept() throws {
+        try withHub {
+            let server = try StreamServer(listener: "127.0.0.1:0", handler: pingHandler)
+            server.maxAccept = 1
+            try server.start()
+            server.stopAccepting()
+            let clients = (0..<20).map { _ in spawn { try exchange(server.address, "PING\n").reply } }
+            try sleep(.milliseconds(20))  // all twenty wait in the backlog
+            server.startAccepting()
+            for client in clients {
+                #expect(try client.get() == "PONG")
+            }
+            try server.stop()
+        }
+    }
+
     @Test func aHandlerThatReturnsAtOnceClosesTheConnection() throws {
         try withHub {
             let server = try StreamServer(listener: "127.0.0.1:0") { _, _ in }
