@@ -18,17 +18,28 @@ let package = Package(
             name: "CGreenlet",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // Socket calls glibc declares only under _GNU_SOURCE (accept4).
+        .target(
+            name: "CGeventIO",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         // Debian's libev-dev ships no pkg-config file; the module map links "ev" by name.
         .systemLibrary(
             name: "CLibev",
             providers: [.apt(["libev-dev"])]
+        ),
+        // c-ares from Debian's libc-ares-dev (1.18.1), found through its pkg-config file.
+        .systemLibrary(
+            name: "CCares",
+            pkgConfig: "libcares",
+            providers: [.apt(["libc-ares-dev"])]
         ),
 
         // MARK: - Swift
 
         .target(
             name: "Gevent",
-            dependencies: ["CGreenlet", "CLibev"],
+            dependencies: ["CGreenlet", "CLibev", "CCares", "CGeventIO"],
             swiftSettings: swiftSettings
         ),
 
@@ -38,6 +49,31 @@ let package = Package(
             name: "IntroExample",
             dependencies: ["Gevent"],
             path: "Examples/IntroExample",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "EchoServer",
+            dependencies: ["Gevent"],
+            path: "Examples/EchoServer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "UDPEchoServer",
+            dependencies: ["Gevent"],
+            path: "Examples/UDPEchoServer",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ConcurrentResolve",
+            dependencies: ["Gevent"],
+            path: "Examples/ConcurrentResolve",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "DNSMassResolve",
+            dependencies: ["Gevent"],
+            path: "Examples/DNSMassResolve",
             swiftSettings: swiftSettings
         ),
 

@@ -50,6 +50,8 @@ public final class Hub {
     private let threadsafe = Mutex(ThreadsafeQueue())
     /// What this hub publishes for the ``Monitor`` thread.
     let activity = HubActivity(threadID: cgreenlet_thread_id())
+    /// The resolver behind `Hub.resolver` (DNS/HubResolver.swift), created on first use; closed by destroy().
+    var resolverStorage: (any Resolver)?
 
     /// Receives every error a greenlet (or a raw link) ended with, except ``GreenletExit``.
     ///
@@ -524,6 +526,9 @@ public final class Hub {
             _ = try? killAll(survivors, timeout: .seconds(1))
         }
         let abandoned = liveCount
+        // The resolver may own watchers on this loop (c-ares): release them while the loop exists.
+        resolverStorage?.close()
+        resolverStorage = nil
         destroying = true
         if hubGreenlet.context.pointee.sp != nil && hubStarted {
             // Let the hub unwind its own stack: it returns out of ev_run and ends with a final switch here.
