@@ -163,6 +163,18 @@ struct HubTests {
         }
     }
 
+    @Test func aTimeoutThatOutlivesItsHubIsHarmless() throws {
+        var survivor: Timeout?
+        try withHub {
+            let timeout = Timeout(.seconds(30))
+            try timeout.start()
+            survivor = timeout
+        }
+        #expect(survivor?.isPending == true)
+        survivor?.cancel()  // the hub and its loop are gone: this must not touch them
+        survivor = nil
+    }
+
     @Test func aThreadThatEndsWithAHubHasItDestroyed() throws {
         let cleanedUp = Mutex(false)
         let thread = try NativeThread {

@@ -543,6 +543,7 @@ public final class Hub {
         ev_prepare_stop(loop, prepare)
         ev_ref(loop)
         ev_async_stop(loop, async)
+        isDestroyed = true
         ev_loop_destroy(loop)
         prepare.deallocate()
         idle.deallocate()
@@ -562,6 +563,9 @@ public final class Hub {
         hubGreenlet = nil
         Unmanaged.passUnretained(self).release()
     }
+
+    /// Set when destroy() frees the loop: watchers that outlive it must not call libev any more.
+    private(set) var isDestroyed = false
 
     /// Set once the hub greenlet has first run.
     var hubStarted = false

@@ -48,7 +48,8 @@ final class TimerWatcher {
     }
 
     func stop() {
-        guard isActive else { return }
+        // After Hub.destroy the loop is gone; the watcher's memory is all that is left to free.
+        guard isActive, !hub.isDestroyed else { return }
         restoreReference()
         ev_timer_stop(hub.loop, pointer)
     }
@@ -104,6 +105,7 @@ final class IdleWatcher {
     }
 
     func stop() {
+        guard !hub.isDestroyed else { return }
         ev_idle_stop(hub.loop, pointer)
     }
 }
