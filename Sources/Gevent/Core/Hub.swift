@@ -45,6 +45,8 @@ public final class Hub {
     public private(set) var liveCount = 0
 
     var idents = IdentRegistry()
+    /// The default ``ThreadPool`` (Threads/), created by ``threadPool`` on first use.
+    var threadPoolStorage: ThreadPool?
     /// Unreferenced watchers that are active, by label (for LoopExit reports).
     var unreferencedWatchers: [String: Int] = [:]
     private let threadsafe = Mutex(ThreadsafeQueue())
@@ -509,6 +511,9 @@ public final class Hub {
             _ = try? killAll(survivors, timeout: .seconds(1))
         }
         let abandoned = liveCount
+        // Queued thread-pool tasks can no longer report back: cancel them and let the workers retire.
+        threadPoolStorage?.kill()
+        threadPoolStorage = nil
         destroying = true
         if hubGreenlet.context.pointee.sp != nil && hubStarted {
             // Let the hub unwind its own stack: it returns out of ev_run and ends with a final switch here.
