@@ -49,7 +49,10 @@ public final class Hub {
     var threadPoolStorage: ThreadPool?
     /// Unreferenced watchers that are active, by label (for LoopExit reports).
     var unreferencedWatchers: [String: Int] = [:]
-    private let threadsafe = Mutex(ThreadsafeQueue())
+    // A pthread mutex rather than Synchronization.Mutex: ThreadSanitizer does not see the latter's
+    // synchronization and reports every cross-thread runThreadsafe as a race.
+    private let threadsafeLock = NativeCondition()
+    private var threadsafe = ThreadsafeQueue()  // guarded by threadsafeLock
 
     /// Receives every error a greenlet (or a raw link) ended with, except ``GreenletExit``.
     ///
@@ -361,9 +364,9 @@ public final class Hub {
     }
 
     fileprivate func runThreadsafeCallbacks() {
-        let pending = threadsafe.withLock { queue in
-            defer { queue.pending.removeAll() }
-            return queue.pending
+        let pending = threadsafeLock.withLock {
+            defer { threadsafe.pending.removeAll() }
+            return threadsafe.pending
         }
         for body in pending {
             body()
@@ -379,9 +382,9 @@ public final class Hub {
     /// - Returns: `false` if the hub has been destroyed and `body` will never run.
     @discardableResult
     public func runThreadsafe(_ body: @escaping @Sendable () -> Void) -> Bool {
-        let accepted = threadsafe.withLock { queue in
-            guard !queue.closed else { return false }
-            queue.pending.append(body)
+        let accepted = threadsafeLock.withLock {
+            guard !threadsafe.closed else { return false }
+            threadsafe.pending.append(body)
             // ev_async_send is thread-safe; sending under the lock keeps it ordered before destroy's close.
             ev_async_send(loop, async)
             return true
@@ -521,7 +524,7 @@ public final class Hub {
             cgreenlet_switch(main.context, hubGreenlet.context)
         }
         cgreenlet_release_stack(hubGreenlet.context)
-        threadsafe.withLock { $0.closed = true }
+        threadsafeLock.withLock { threadsafe.closed = true }
         callbacks.removeAll()
         if idleActive { ev_idle_stop(loop, idle) }
         ev_ref(loop)
@@ -552,7 +555,7 @@ public final class Hub {
 }
 
 extension Hub: @unchecked Sendable {
-    // Everything but `threadsafe` (a Mutex) and `loop`/`async` (used only through ev_async_send, which
+    // Everything but `threadsafe` (guarded by `threadsafeLock`, a pthread mutex) and `loop`/`async` (used only through ev_async_send, which
     // libev documents as callable from any thread) is confined to the hub's thread; every entry point other
     // than runThreadsafe checks the thread first.
 }
