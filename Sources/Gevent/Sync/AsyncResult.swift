@@ -18,6 +18,8 @@
 /// and ``wait(timeout:)`` switch greenlets.
 public final class AsyncResult<T>: LinkableObject {
     let linkage = Linkage(notifiesAll: true)
+    // @exclusivity(unchecked): only touched with `linkage.lock` held.
+    @exclusivity(unchecked)
     private var outcome: Result<T, any Error>?
 
     /// Creates an empty result. Never switches; any thread.

@@ -5,6 +5,8 @@
 /// threads as ``Semaphore`` (every method may be called from any thread; only the waiting ones switch).
 public final class BoundedSemaphore: SemaphoreCounting {
     let linkage = Linkage(notifiesAll: false)
+    // @exclusivity(unchecked): only touched with `linkage.lock` held.
+    @exclusivity(unchecked)
     var counter: Int
     /// The initial value, which the counter may not exceed.
     public let limit: Int

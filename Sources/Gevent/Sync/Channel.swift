@@ -18,15 +18,30 @@
 public final class Channel<T> {
     /// The hub the channel belongs to.
     public let hub: Hub
+    // @exclusivity(unchecked): only touched on the hub's thread, never across a switch, so accesses cannot
+    // overlap; the run-time check is measurable on the hand-off path.
+    @exclusivity(unchecked)
     private var getters = Ring<QueueWaiter>()
-    private var putters = Ring<QueuePutter<T>>()
+    @exclusivity(unchecked)
+    private var putters = Ring<QueueWaiter>()
+    // The items of blocked putters, parallel to `putters`; raw buffers stay cheap in unspecialized code
+    // (see ItemBuffer).
+    private let putterItems = ItemBuffer<T>()
+    @exclusivity(unchecked)
     private var unlockScheduled = false
-    // The item being handed to a woken getter, and who it is for.
-    private var handoff: T?
+    // The item being handed to a woken getter (0 or 1 element), and who it is for.
+    private let handoff = ItemBuffer<T>()
+    @exclusivity(unchecked)
     private var handoffTo: ObjectIdentifier?
+    @exclusivity(unchecked)
     private var handoffSequence: UInt64 = 0
+    @exclusivity(unchecked)
     private var shutDown = false
-    private lazy var unlockCallback: () -> Void = { [weak self] in self?.unlock() }
+    // Made once, so that scheduling an unlock allocates nothing. It holds the queue unowned (a weak
+    // reference would give every queue a side table and slow all its retains); `unlockKeepAlive` holds it
+    // strongly while an unlock is scheduled, as gevent's queued callback does.
+    private lazy var unlockCallback: () -> Void = { [unowned(unsafe) self] in self.unlock() }
+    private var unlockKeepAlive: Channel<T>?
 
     /// Creates a channel bound to the calling thread's hub (created if needed). Never switches.
     public init() {
@@ -63,12 +78,13 @@ public final class Channel<T> {
         if shutDown { throw QueueShutDown() }
         if hub.isInHub {
             guard let getter = getters.popFirst() else { throw QueueFull() }
-            if !give(item, to: getter) { throw QueueFull() }
+            if give(item, to: getter) != nil { throw QueueFull() }
             return
         }
         let greenlet = try hub.blockableGreenlet("Channel.put")
         let sequence = greenlet.beginBlock(waitingFor: "Channel.put")
-        putters.append(QueuePutter(greenlet: greenlet, sequence: sequence, item: item))
+        putters.append(QueueWaiter(greenlet: greenlet, sequence: sequence))
+        putterItems.append(item)
         if !getters.isEmpty { scheduleUnlock() }
         do {
             try hub.block(greenlet, timeout: block ? timeout : .zero)
@@ -115,9 +131,10 @@ public final class Channel<T> {
         try hub.checkThread("Channel.get")
         if hub.isInHub {
             guard let putter = putters.popFirst() else { throw QueueEmpty() }
+            let item = putterItems.removeFirst()
             // The putter resumes on the next callback round, as in gevent.
             hub.enqueue(.closure { [self] in wakePutter(putter.greenlet, putter.sequence) })
-            return putter.item
+            return item
         }
         if shutDown { throw QueueShutDown() }
         let greenlet = try hub.blockableGreenlet("Channel.get")
@@ -130,9 +147,9 @@ public final class Channel<T> {
             removeGetter(greenlet, sequence)
             throw error
         }
-        if handoffTo == ObjectIdentifier(greenlet) && handoffSequence == sequence, let item = handoff.take() {
+        if handoffTo == ObjectIdentifier(greenlet) && handoffSequence == sequence && !handoff.isEmpty {
             handoffTo = nil
-            return item
+            return handoff.removeFirst()
         }
         removeGetter(greenlet, sequence)
         if shutDown { throw QueueShutDown() }
@@ -175,6 +192,7 @@ public final class Channel<T> {
         while let putter = putters.popFirst() {
             hub.enqueue(.resume(putter.greenlet, putter.sequence))
         }
+        putterItems.removeAll()
     }
 
     // MARK: - Internals
@@ -182,31 +200,37 @@ public final class Channel<T> {
     private func scheduleUnlock() {
         guard !unlockScheduled else { return }
         unlockScheduled = true
+        unlockKeepAlive = self
         hub.enqueue(.closure(unlockCallback))
     }
 
     /// Pairs waiting putters with waiting getters, oldest first (gevent's `_unlock`). Runs inside the hub.
     private func unlock() {
         unlockScheduled = false
+        // Released at the end of this pass, not now: this call may hold the last reference.
+        let keepAlive = unlockKeepAlive
+        unlockKeepAlive = nil
+        defer { withExtendedLifetime(keepAlive) {} }
         while !putters.isEmpty && !getters.isEmpty {
             let getter = getters.popFirst()!
             let putter = putters.popFirst()!
-            if give(putter.item, to: getter) {
-                wakePutter(putter.greenlet, putter.sequence)
-            } else {
+            if let untaken = give(putterItems.removeFirst(), to: getter) {
                 putters.prepend(putter)
+                putterItems.prepend(untaken)
+            } else {
+                wakePutter(putter.greenlet, putter.sequence)
             }
         }
     }
 
-    /// Switches into `getter` with `item` (from the hub); returns whether it took it.
-    private func give(_ item: T, to getter: QueueWaiter) -> Bool {
-        handoff = item
+    /// Switches into `getter` with `item` (from the hub); returns the item if the getter did not take it.
+    private func give(_ item: T, to getter: QueueWaiter) -> T? {
+        handoff.append(item)
         handoffTo = ObjectIdentifier(getter.greenlet)
         handoffSequence = getter.sequence
         hub.resume(getter.greenlet, sequence: getter.sequence)
         handoffTo = nil
-        return handoff.take() == nil
+        return handoff.isEmpty ? nil : handoff.removeFirst()
     }
 
     private func wakePutter(_ greenlet: AnyGreenlet, _ sequence: UInt64) {
@@ -228,6 +252,7 @@ public final class Channel<T> {
             return false
         }
         putters.remove(at: index)
+        _ = putterItems.remove(at: index)
         return true
     }
 }

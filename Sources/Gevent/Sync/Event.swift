@@ -18,6 +18,8 @@
 /// ``wait(timeout:)``.
 public final class Event: LinkableObject {
     let linkage = Linkage(notifiesAll: true)
+    // @exclusivity(unchecked): only touched with `linkage.lock` held.
+    @exclusivity(unchecked)
     private var flag = false
 
     /// Creates an event that is not set. Never switches; any thread.

@@ -48,6 +48,11 @@ struct HubLinks {
     /// ones that had to block (gevent issue #1520).
     var arrivals = Ring<LinkRecord>()
     var passPending = false
+    /// The hub callback that runs this group's pass, made once: scheduling a pass then allocates nothing.
+    /// It holds the object unowned (it is stored in the object); `passOwner` keeps the object alive while
+    /// a pass is pending, as gevent's queued callback does.
+    var passCallback: (() -> Void)?
+    var passOwner: AnyObject?
 
     var isIdle: Bool { links.isEmpty && arrivals.isEmpty && !passPending }
 }
@@ -64,10 +69,14 @@ final class Linkage {
     let lock = SpinLock()
     /// `false` for semaphores: a pass stops once the object is no longer ready (gevent's `_notify_all`).
     let notifiesAll: Bool
+    // @exclusivity(unchecked): only touched with `lock` held, never across a switch or a call out.
+    @exclusivity(unchecked)
     private var groups: [HubLinks] = []
+    @exclusivity(unchecked)
     private var nextID: UInt64 = 0
     private let creatorThread = pthread_self()
     /// Set once a second OS thread has used the object (gevent's `_multithreaded`).
+    @exclusivity(unchecked)
     private(set) var isMultithreaded = false
 
     init(notifiesAll: Bool) {
@@ -180,10 +189,26 @@ final class Linkage {
         return nil
     }
 
-    func endPassLocked(hub: Hub?) {
-        if let index = groupIndexLocked(hub) {
-            groups[index].passPending = false
+    /// Ends `hub`'s pass; returns the reference that kept the object alive, for the caller to release
+    /// after it unlocked (releasing it here could free the object while its lock is held).
+    func endPassLocked(hub: Hub?) -> AnyObject? {
+        guard let index = groupIndexLocked(hub) else { return nil }
+        groups[index].passPending = false
+        defer { groups[index].passOwner = nil }
+        return groups[index].passOwner
+    }
+
+    /// The callback that runs `hub`'s pass, made by `make` the first time; keeps `owner` alive until the
+    /// pass ends. The group must exist (a pass is pending for it).
+    func passCallbackLocked(for hub: Hub, owner: AnyObject, make: () -> (() -> Void)) -> () -> Void {
+        let index = groupIndexLocked(hub)!
+        groups[index].passOwner = owner
+        if let callback = groups[index].passCallback {
+            return callback
         }
+        let callback = make()
+        groups[index].passCallback = callback
+        return callback
     }
 
     /// Forgets every link of a hub that has been destroyed.
@@ -253,7 +278,14 @@ extension LinkableObject {
             runPass(hub: nil)
         case .hub(let hub):
             if Hub.currentIfExists === hub {
-                hub.enqueue(.closure { self.runPass(hub: hub) })
+                linkage.lock.lock()
+                // `passOwner` keeps the object alive while the pass is pending, so the callback may hold it
+                // unowned (a weak reference would slow every retain of the object).
+                let callback = linkage.passCallbackLocked(for: hub, owner: self) {
+                    { [unowned(unsafe) self] in self.runPass(hub: hub) }
+                }
+                linkage.lock.unlock()
+                hub.enqueue(.closure(callback))
                 return
             }
             let transfer = UnsafeTransfer<any LinkableObject>(value: self)
@@ -291,7 +323,7 @@ extension LinkableObject {
             }
         }
         linkage.lock.lock()
-        linkage.endPassLocked(hub: hub)
+        let keepAlive = linkage.endPassLocked(hub: hub)
         // Links added while the pass ran (by the greenlets it woke) get a pass of their own if the object
         // is still ready: gevent's `_check_and_notify` after `_notify_links`.
         let plan = isReadyLocked ? linkage.markPassesLocked() : PassPlan()
@@ -299,6 +331,7 @@ extension LinkableObject {
         if plan.first != nil {
             start(plan)
         }
+        withExtendedLifetime(keepAlive) {}
     }
 
     /// Registers `callback` to run inside the calling thread's hub once the object is ready.

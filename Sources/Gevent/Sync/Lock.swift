@@ -11,6 +11,8 @@
 /// any thread; only the waiting ones switch greenlets.
 public final class Lock: SemaphoreCounting {
     let linkage = Linkage(notifiesAll: false)
+    // @exclusivity(unchecked): only touched with `linkage.lock` held.
+    @exclusivity(unchecked)
     var counter = 1
 
     /// Creates an unlocked lock. Never switches; any thread.

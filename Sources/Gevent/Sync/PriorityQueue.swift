@@ -12,7 +12,7 @@ public final class PriorityQueue<T>: JoinableQueue<T> {
     ///
     /// - Parameter maxSize: the most items it holds, or `nil` for no limit (at least 1).
     public convenience init(maxSize: Int? = nil) where T: Comparable {
-        self.init(maxSize: maxSize, order: .priority(<), joinable: true)
+        self.init(maxSize: maxSize, order: .priority, isBefore: (<), joinable: true)
     }
 
     /// Creates an empty priority queue ordered by `areInIncreasingOrder` (`true` when the first argument
@@ -22,6 +22,6 @@ public final class PriorityQueue<T>: JoinableQueue<T> {
     ///   - maxSize: the most items it holds, or `nil` for no limit (at least 1).
     ///   - areInIncreasingOrder: a strict weak ordering.
     public convenience init(maxSize: Int? = nil, by areInIncreasingOrder: @escaping (T, T) -> Bool) {
-        self.init(maxSize: maxSize, order: .priority(areInIncreasingOrder), joinable: true)
+        self.init(maxSize: maxSize, order: .priority, isBefore: areInIncreasingOrder, joinable: true)
     }
 }

@@ -30,21 +30,38 @@ public class Queue<T> {
     /// The most items the queue holds, or `nil` for no limit.
     public final let maxSize: Int?
     private final let limit: Int
-    final var storage: QueueStorage<T>
+    private final let order: QueueOrder
+    // Items, and the items of blocked putters (parallel to `putters`), in buffers that stay cheap when
+    // the queue is used from unspecialized generic code (see ItemBuffer).
+    private final let items: ItemBuffer<T>
+    private final let putterItems = ItemBuffer<T>()
+    // Stored properties marked @exclusivity(unchecked) are only touched on the hub's thread, and no access
+    // to them spans a switch, so they cannot overlap; the run-time check cost several percent of a hand-off.
+    @exclusivity(unchecked)
     private final var getters = Ring<QueueWaiter>()
-    private final var putters = Ring<QueuePutter<T>>()
+    @exclusivity(unchecked)
+    private final var putters = Ring<QueueWaiter>()
+    @exclusivity(unchecked)
     private final var unlockScheduled = false
     // The waiter a hand-off just woke, so that it can tell that from a timeout.
+    @exclusivity(unchecked)
     private final var handedOffTo: ObjectIdentifier?
+    @exclusivity(unchecked)
     private final var handedOffSequence: UInt64 = 0
+    @exclusivity(unchecked)
     private final var shutDown = false
     // JoinableQueue's task count; `allTasksDone` is nil for a plain queue.
+    @exclusivity(unchecked)
     final var unfinishedTaskCount = 0
     final let allTasksDone: Event?
     // Created once: scheduling the unlock pass then allocates nothing.
-    private final lazy var unlockCallback: () -> Void = { [weak self] in self?.unlock() }
+    // Made once, so that scheduling an unlock allocates nothing. It holds the queue unowned (a weak
+    // reference would give every queue a side table and slow all its retains); `unlockKeepAlive` holds it
+    // strongly while an unlock is scheduled, as gevent's queued callback does.
+    private final lazy var unlockCallback: () -> Void = { [unowned(unsafe) self] in self.unlock() }
+    private final var unlockKeepAlive: Queue<T>?
 
-    init(maxSize: Int?, order: QueueOrder<T>, joinable: Bool) {
+    init(maxSize: Int?, order: QueueOrder, isBefore: ((T, T) -> Bool)? = nil, joinable: Bool) {
         if let maxSize {
             precondition(
                 maxSize > 0,
@@ -55,7 +72,8 @@ public class Queue<T> {
         hub = Hub.current
         self.maxSize = maxSize
         limit = maxSize ?? Int.max
-        storage = QueueStorage(order: order)
+        self.order = order
+        items = ItemBuffer(isBefore: isBefore)
         if joinable {
             let event = Event()
             event.set()
@@ -79,20 +97,20 @@ public class Queue<T> {
     /// The number of items in the queue. gevent's `qsize()`. Never switches; hub thread only.
     public final var count: Int {
         hub.preconditionOnHubThread("Queue.count")
-        return storage.count
+        return items.count
     }
 
     /// `true` when the queue has no item. Never switches; hub thread only.
     public final var isEmpty: Bool {
         hub.preconditionOnHubThread("Queue.isEmpty")
-        return storage.count == 0
+        return items.count == 0
     }
 
     /// `true` when a put would block: the queue is bounded and holds `maxSize` items. Never switches; hub
     /// thread only.
     public final var isFull: Bool {
         hub.preconditionOnHubThread("Queue.isFull")
-        return storage.count >= limit
+        return items.count >= limit
     }
 
     /// `true` once ``shutdown(immediate:)`` was called. Never switches; hub thread only.
@@ -131,24 +149,25 @@ public class Queue<T> {
     public final func put(_ item: T, block: Bool = true, timeout: Duration? = nil) throws {
         try hub.checkThread("Queue.put")
         if shutDown { throw QueueShutDown() }
-        if storage.count < limit {
+        if items.count < limit {
             store(item)
             if !getters.isEmpty { scheduleUnlock() }
             return
         }
         if hub.isInHub {
             // Nobody can wait inside the hub: let the waiting getters take items to make room.
-            while !getters.isEmpty && storage.count > 0 && storage.count >= limit {
+            while !getters.isEmpty && items.count > 0 && items.count >= limit {
                 wake(getters.popFirst()!)
             }
-            guard storage.count < limit else { throw QueueFull() }
+            guard items.count < limit else { throw QueueFull() }
             store(item)
             return
         }
         guard block else { throw QueueFull() }
         let greenlet = try hub.blockableGreenlet("Queue.put")
         let sequence = greenlet.beginBlock(waitingFor: "Queue.put")
-        putters.append(QueuePutter(greenlet: greenlet, sequence: sequence, item: item))
+        putters.append(QueueWaiter(greenlet: greenlet, sequence: sequence))
+        putterItems.append(item)
         if !getters.isEmpty { scheduleUnlock() }
         do {
             try hub.block(greenlet, timeout: timeout)
@@ -189,9 +208,9 @@ public class Queue<T> {
     @available(*, noasync, message: "get blocks the thread's greenlets; it is for greenlet code, not async code")
     public final func get(block: Bool = true, timeout: Duration? = nil) throws -> T {
         try hub.checkThread("Queue.get")
-        if storage.count > 0 {
+        if items.count > 0 {
             if !putters.isEmpty { scheduleUnlock() }
-            return storage.pop()
+            return take()
         }
         return try waitForItem(removing: true, block: block, timeout: timeout, operation: "Queue.get")
     }
@@ -215,7 +234,7 @@ public class Queue<T> {
     @available(*, noasync, message: "peek blocks the thread's greenlets; it is for greenlet code, not async code")
     public final func peek(block: Bool = true, timeout: Duration? = nil) throws -> T {
         try hub.checkThread("Queue.peek")
-        if storage.count > 0 { return storage.peek() }
+        if items.count > 0 { return first() }
         return try waitForItem(removing: false, block: block, timeout: timeout, operation: "Queue.peek")
     }
 
@@ -250,9 +269,9 @@ public class Queue<T> {
         if hub.isInHub {
             // Nobody can wait inside the hub: take from the waiting putters.
             while let putter = putters.popFirst() {
-                store(putter.item)
+                store(putterItems.removeFirst())
                 wake(putter.greenlet, putter.sequence)
-                if storage.count > 0 { return removing ? storage.pop() : storage.peek() }
+                if items.count > 0 { return removing ? take() : first() }
             }
             throw QueueEmpty()
         }
@@ -272,11 +291,11 @@ public class Queue<T> {
             }
             if wasHandedOff(greenlet, sequence) {
                 // A hand-off wakes a getter only when an item is there, and the getter runs at once.
-                if storage.count > 0 { return removing ? storage.pop() : storage.peek() }
+                if items.count > 0 { return removing ? take() : first() }
             } else {
                 removeGetter(greenlet, sequence)
                 if shutDown {
-                    if storage.count > 0 { return removing ? storage.pop() : storage.peek() }
+                    if items.count > 0 { return removing ? take() : first() }
                     throw QueueShutDown()
                 }
                 throw QueueEmpty()
@@ -304,8 +323,8 @@ public class Queue<T> {
         hub.preconditionOnHubThread("Queue.shutdown")
         shutDown = true
         if immediate {
-            while storage.count > 0 {
-                _ = storage.pop()
+            while items.count > 0 {
+                _ = take()
                 if allTasksDone != nil { try? finishTask() }
             }
         }
@@ -315,17 +334,38 @@ public class Queue<T> {
         while let putter = putters.popFirst() {
             hub.enqueue(.resume(putter.greenlet, putter.sequence))
         }
+        putterItems.removeAll()
     }
 
     // MARK: - Internals
 
     @inline(__always)
     private final func store(_ item: T) {
-        storage.push(item)
+        if order == .priority {
+            items.heapPush(item)
+        } else {
+            items.append(item)
+        }
         if let allTasksDone {
             unfinishedTaskCount += 1
             if unfinishedTaskCount == 1 { allTasksDone.clear() }
         }
+    }
+
+    /// Removes the next item. The queue must not be empty.
+    @inline(__always)
+    private final func take() -> T {
+        switch order {
+        case .fifo: return items.removeFirst()
+        case .lifo: return items.removeLast()
+        case .priority: return items.heapPop()
+        }
+    }
+
+    /// The item ``take()`` would remove. The queue must not be empty.
+    @inline(__always)
+    private final func first() -> T {
+        order == .lifo ? items[items.count - 1] : items[0]
     }
 
     final func finishTask() throws {
@@ -338,6 +378,7 @@ public class Queue<T> {
     private final func scheduleUnlock() {
         guard !unlockScheduled else { return }
         unlockScheduled = true
+        unlockKeepAlive = self
         hub.enqueue(.closure(unlockCallback))
     }
 
@@ -345,15 +386,19 @@ public class Queue<T> {
     /// while there are items, until neither can proceed. Runs inside the hub.
     private final func unlock() {
         unlockScheduled = false
+        // Released at the end of this pass, not now: this call may hold the last reference.
+        let keepAlive = unlockKeepAlive
+        unlockKeepAlive = nil
+        defer { withExtendedLifetime(keepAlive) {} }
         while true {
             var progressed = false
-            if !putters.isEmpty && storage.count < limit {
+            if !putters.isEmpty && items.count < limit {
                 progressed = true
                 let putter = putters.popFirst()!
-                store(putter.item)
+                store(putterItems.removeFirst())
                 wake(putter.greenlet, putter.sequence)
             }
-            if !getters.isEmpty && storage.count > 0 {
+            if !getters.isEmpty && items.count > 0 {
                 progressed = true
                 wake(getters.popFirst()!)
             }
@@ -391,6 +436,7 @@ public class Queue<T> {
     private final func removePutter(_ greenlet: AnyGreenlet, _ sequence: UInt64) {
         if let index = putters.firstIndex(where: { $0.greenlet === greenlet && $0.sequence == sequence }) {
             putters.remove(at: index)
+            _ = putterItems.remove(at: index)
         }
     }
 }
@@ -399,7 +445,7 @@ extension Queue: CustomStringConvertible {
     /// `"<Queue maxSize=10 count=3 getters=0 putters=0>"`.
     public var description: String {
         let size = maxSize.map { "maxSize=\($0) " } ?? ""
-        return "<\(type(of: self)) \(size)count=\(storage.count) getters=\(getters.count) putters=\(putters.count)"
+        return "<\(type(of: self)) \(size)count=\(items.count) getters=\(getters.count) putters=\(putters.count)"
             + (shutDown ? " shut down>" : ">")
     }
 }

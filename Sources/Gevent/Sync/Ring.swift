@@ -1,4 +1,4 @@
-/// A double-ended ring buffer: the waiter lists and item storage of the coordination objects.
+/// A double-ended ring buffer: the waiter and link lists of the coordination objects.
 ///
 /// FIFO with ``append(_:)``/``popFirst()``, LIFO with ``popLast()``. It allocates nothing until the first
 /// element arrives, grows by doubling, and never shrinks below its peak, so a steady producer/consumer

@@ -16,6 +16,8 @@
 /// creating one. Fairness is FIFO per hub; between hubs, whichever wakes first takes the unit.
 public final class Semaphore: SemaphoreCounting {
     let linkage = Linkage(notifiesAll: false)
+    // @exclusivity(unchecked): only touched with `linkage.lock` held.
+    @exclusivity(unchecked)
     var counter: Int
 
     /// Creates a semaphore with `value` free units. Never switches; any thread.

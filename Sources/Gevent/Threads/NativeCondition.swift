@@ -1,3 +1,5 @@
+import CLibev
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -55,10 +57,9 @@ final class NativeCondition {
             pthread_cond_wait(condition, mutex)
             return true
         }
-        var time = timespec(
-            tv_sec: Int(deadline / 1_000_000_000),
-            tv_nsec: Int(deadline % 1_000_000_000)
-        )
+        var time = timespec()
+        time.tv_sec = Int(deadline / 1_000_000_000)
+        time.tv_nsec = Int(deadline % 1_000_000_000)
         return pthread_cond_timedwait(condition, mutex, &time) != ETIMEDOUT
     }
 
