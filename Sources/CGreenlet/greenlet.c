@@ -148,9 +148,9 @@ int cgreenlet_init(cgreenlet_t *g, size_t stack_size, void (*entry)(void *), voi
     g->arg = arg;
     void *top = (char *)g->stack_base + g->guard_size + g->stack_size;
     g->sp = gevent_ctx_make(top, cgreenlet_boot, g);
-#ifdef CGREENLET_TSAN
-    g->tsan_fiber = __tsan_create_fiber(0);
-#endif
+    // The TSan fiber is created on the first switch into the greenlet (cgreenlet_switch): destroying a
+    // fiber that never ran, while other threads churn fibers, crashes TSan's runtime in
+    // ThreadContext::OnFinished (a corrupted trace-part list), and a hub's greenlet often never runs.
     return 0;
 }
 
@@ -184,6 +184,9 @@ void cgreenlet_switch(cgreenlet_t *from, cgreenlet_t *to) {
     __sanitizer_start_switch_fiber(&fake_stack, to_bottom, to->stack_base ? to->stack_size : to->asan_from_size);
 #endif
 #ifdef CGREENLET_TSAN
+    if (to->tsan_fiber == NULL) {
+        to->tsan_fiber = __tsan_create_fiber(0);
+    }
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
     gevent_ctx_jump(&from->sp, to->sp);

@@ -66,6 +66,8 @@ public class AnyGreenlet {
     let requestedStackSize: Int?
     var startTimer: TimerWatcher?
     var sleepTimer: TimerWatcher?
+    /// Values of ``GreenletLocal``s for this greenlet (Sync/), created on first use, freed when it finishes.
+    var localStorage: GreenletLocalStorage?
 
     // The hub's intrusive list of greenlets that are running (started and not finished); it also keeps
     // them alive when the caller dropped its reference.
@@ -393,6 +395,10 @@ public class AnyGreenlet {
     func finish(with error: (any Error)?) {
         state = .finished
         failure = error
+        if let storage = localStorage {
+            localStorage = nil
+            storage.release(from: self)
+        }
         if let error, !(error is GreenletExit) {
             hub.reportError(error, in: self, context: nil)
         }

@@ -45,13 +45,18 @@ public final class Hub {
     public private(set) var liveCount = 0
 
     var idents = IdentRegistry()
+    /// The default ``ThreadPool`` (Threads/), created by ``threadPool`` on first use.
+    var threadPoolStorage: ThreadPool?
     /// Unreferenced watchers that are active, by label (for LoopExit reports).
     var unreferencedWatchers: [String: Int] = [:]
-    private let threadsafe = Mutex(ThreadsafeQueue())
     /// What this hub publishes for the ``Monitor`` thread.
     let activity = HubActivity(threadID: cgreenlet_thread_id())
     /// The resolver behind `Hub.resolver` (DNS/HubResolver.swift), created on first use; closed by destroy().
     var resolverStorage: (any Resolver)?
+    // A pthread mutex rather than Synchronization.Mutex: ThreadSanitizer does not see the latter's
+    // synchronization and reports every cross-thread runThreadsafe as a race.
+    private let threadsafeLock = NativeCondition()
+    private var threadsafe = ThreadsafeQueue()  // guarded by threadsafeLock
 
     /// Receives every error a greenlet (or a raw link) ended with, except ``GreenletExit``.
     ///
@@ -376,9 +381,9 @@ public final class Hub {
     }
 
     fileprivate func runThreadsafeCallbacks() {
-        let pending = threadsafe.withLock { queue in
-            defer { queue.pending.removeAll() }
-            return queue.pending
+        let pending = threadsafeLock.withLock {
+            defer { threadsafe.pending.removeAll() }
+            return threadsafe.pending
         }
         for body in pending {
             body()
@@ -394,9 +399,9 @@ public final class Hub {
     /// - Returns: `false` if the hub has been destroyed and `body` will never run.
     @discardableResult
     public func runThreadsafe(_ body: @escaping @Sendable () -> Void) -> Bool {
-        let accepted = threadsafe.withLock { queue in
-            guard !queue.closed else { return false }
-            queue.pending.append(body)
+        let accepted = threadsafeLock.withLock {
+            guard !threadsafe.closed else { return false }
+            threadsafe.pending.append(body)
             // ev_async_send is thread-safe; sending under the lock keeps it ordered before destroy's close.
             ev_async_send(loop, async)
             return true
@@ -529,6 +534,9 @@ public final class Hub {
         // The resolver may own watchers on this loop (c-ares): release them while the loop exists.
         resolverStorage?.close()
         resolverStorage = nil
+        // Queued thread-pool tasks can no longer report back: cancel them and let the workers retire.
+        threadPoolStorage?.kill()
+        threadPoolStorage = nil
         destroying = true
         if hubGreenlet.context.pointee.sp != nil && hubStarted {
             // Let the hub unwind its own stack: it returns out of ev_run and ends with a final switch here.
@@ -536,7 +544,7 @@ public final class Hub {
             cgreenlet_switch(main.context, hubGreenlet.context)
         }
         cgreenlet_release_stack(hubGreenlet.context)
-        threadsafe.withLock { $0.closed = true }
+        threadsafeLock.withLock { threadsafe.closed = true }
         callbacks.removeAll()
         if idleActive { ev_idle_stop(loop, idle) }
         ev_ref(loop)
@@ -572,7 +580,7 @@ public final class Hub {
 }
 
 extension Hub: @unchecked Sendable {
-    // Everything but `threadsafe` (a Mutex) and `loop`/`async` (used only through ev_async_send, which
+    // Everything but `threadsafe` (guarded by `threadsafeLock`, a pthread mutex) and `loop`/`async` (used only through ev_async_send, which
     // libev documents as callable from any thread) is confined to the hub's thread; every entry point other
     // than runThreadsafe checks the thread first.
 }
