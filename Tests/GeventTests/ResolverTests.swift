@@ -176,9 +176,9 @@ struct LibcResolverTests {
     }
 }
 
-/// The native-thread seam ThreadResolver runs libc on (standing in for issue 3's ThreadPool).
-@Suite("NativeThreadOffload", .serialized, .timeLimit(.minutes(1)))
-struct NativeThreadOffloadTests {
+/// The hub's ThreadPool as ThreadResolver uses it: blocking libc work off the hub's thread.
+@Suite("ThreadPoolForBlockingCalls", .serialized, .timeLimit(.minutes(1)))
+struct ThreadPoolForBlockingCallsTests {
     @Test func jobsRunInParallelWhileOtherGreenletsRun() throws {
         try withHub {
             let hub = Hub.current
@@ -192,7 +192,7 @@ struct NativeThreadOffloadTests {
             let started = ContinuousClock.now
             let jobs = (0..<5).map { index in
                 spawn { () throws -> Int in
-                    try NativeThreadOffload.shared.run(on: hub, operation: "test job") { () -> Int in
+                    try hub.threadPool.apply { () -> Int in
                         usleep(200_000)
                         return index * 10
                     }
@@ -209,7 +209,7 @@ struct NativeThreadOffloadTests {
 
     @Test func aWaitingMainGreenletGetsNoLoopExitWhileAJobRuns() throws {
         try withHub {
-            let value = try NativeThreadOffload.shared.run(on: Hub.current, operation: "test job") { () -> String in
+            let value = try Hub.current.threadPool.apply { () -> String in
                 usleep(100_000)
                 return "done"
             }
@@ -224,7 +224,7 @@ struct NativeThreadOffloadTests {
             let timeout = Timeout(.milliseconds(50))
             try timeout.start()
             #expect {
-                _ = try NativeThreadOffload.shared.run(on: hub, operation: "test job") { () -> Int in
+                _ = try hub.threadPool.apply { () -> Int in
                     usleep(300_000)
                     return 1
                 }

@@ -2,20 +2,18 @@
 /// cooperatively.
 ///
 /// Answers are exactly libc's (NSS, `/etc/hosts`, `resolv.conf` options, ordering), because libc computes
-/// them. Each query occupies one worker thread for its duration; the workers are shared by every hub (at
-/// most 10, retired after 5 s idle). gevent's `gevent.resolver.thread.Resolver`; `GEVENT_RESOLVER=thread`.
+/// them. Each query occupies one worker thread of the hub's ``Hub/threadPool`` for its duration (10 by
+/// default, `GEVENT_THREADPOOL_SIZE`). gevent's `gevent.resolver.thread.Resolver`; `GEVENT_RESOLVER=thread`.
 ///
 /// Hub-bound: create and use it on its hub's thread, from greenlets. Queries may switch greenlets; an
 /// interrupted query (a ``Timeout``) returns at once while its thread finishes in the background.
 public final class ThreadResolver: Resolver {
     /// The hub whose greenlets wait for answers.
     public let hub: Hub
-    private let offload: NativeThreadOffload
 
     /// Creates a resolver for the calling thread's hub. Never switches.
     public init() {
         hub = Hub.current
-        offload = .shared
     }
 
     /// libc's `getaddrinfo` on a worker thread. See ``Resolver/getaddrinfo(host:service:family:type:protocol:flags:)``.
@@ -30,7 +28,7 @@ public final class ThreadResolver: Resolver {
         protocol: CInt,
         flags: AddressInfoFlags
     ) throws -> [AddressInfo] {
-        try offload.run(on: hub, operation: "ThreadResolver.getaddrinfo") {
+        try hub.threadPool.apply {
             LibcResolution.getaddrinfo(
                 host: host,
                 service: service,
@@ -45,7 +43,7 @@ public final class ThreadResolver: Resolver {
     /// The first IPv4 address of `name`, by libc on a worker thread. May switch greenlets. Hub thread only.
     @available(*, noasync, message: "gethostbyname blocks the thread's greenlets; it is for greenlet code")
     public func gethostbyname(_ name: String) throws -> String {
-        try offload.run(on: hub, operation: "ThreadResolver.gethostbyname") {
+        try hub.threadPool.apply {
             LibcResolution.gethostbyname(name)
         }.get()
     }
@@ -53,7 +51,7 @@ public final class ThreadResolver: Resolver {
     /// libc's `gethostbyname_r` on a worker thread. May switch greenlets. Hub thread only.
     @available(*, noasync, message: "gethostbynameEx blocks the thread's greenlets; it is for greenlet code")
     public func gethostbynameEx(_ name: String) throws -> HostEntry {
-        try offload.run(on: hub, operation: "ThreadResolver.gethostbynameEx") {
+        try hub.threadPool.apply {
             LibcResolution.gethostbynameEx(name)
         }.get()
     }
@@ -61,7 +59,7 @@ public final class ThreadResolver: Resolver {
     /// libc's `gethostbyaddr_r` on a worker thread. May switch greenlets. Hub thread only.
     @available(*, noasync, message: "gethostbyaddr blocks the thread's greenlets; it is for greenlet code")
     public func gethostbyaddr(_ address: String) throws -> HostEntry {
-        try offload.run(on: hub, operation: "ThreadResolver.gethostbyaddr") {
+        try hub.threadPool.apply {
             LibcResolution.gethostbyaddr(address)
         }.get()
     }
@@ -69,7 +67,7 @@ public final class ThreadResolver: Resolver {
     /// libc's `getnameinfo` on a worker thread. May switch greenlets. Hub thread only.
     @available(*, noasync, message: "getnameinfo blocks the thread's greenlets; it is for greenlet code")
     public func getnameinfo(_ address: SocketAddress, flags: NameInfoFlags) throws -> (host: String, service: String) {
-        try offload.run(on: hub, operation: "ThreadResolver.getnameinfo") {
+        try hub.threadPool.apply {
             LibcResolution.getnameinfo(address, flags: flags)
         }.get()
     }
