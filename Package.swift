@@ -18,6 +18,15 @@ let package = Package(
             name: "CGreenlet",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // The libc interposers (DESIGN §4). Every executable that links Gevent links them; they pass
+        // through until Monkey.patch. The same objects are inside the GeventPreload library.
+        .target(
+            name: "CGeventShim",
+            dependencies: ["CGreenlet"],
+            path: "preload",
+            exclude: ["gevent.pc.in"],
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         // Debian's libev-dev ships no pkg-config file; the module map links "ev" by name.
         .systemLibrary(
             name: "CLibev",
@@ -28,7 +37,7 @@ let package = Package(
 
         .target(
             name: "Gevent",
-            dependencies: ["CGreenlet", "CLibev"],
+            dependencies: ["CGreenlet", "CLibev", "CGeventShim"],
             swiftSettings: swiftSettings
         ),
 
@@ -43,9 +52,21 @@ let package = Package(
 
         // MARK: - Tests
 
+        // Unaware C code and a delaying server for the shim's concurrency tests.
+        .target(
+            name: "CShimTestSupport",
+            path: "Tests/CShimTestSupport",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+
         .testTarget(
             name: "GeventTests",
             dependencies: ["Gevent", "CGreenlet"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ShimTests",
+            dependencies: ["Gevent", "CGeventShim", "CShimTestSupport"],
             swiftSettings: swiftSettings
         ),
     ]
