@@ -9,7 +9,9 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "swift-gevent",
     products: [
-        .library(name: "Gevent", targets: ["Gevent"])
+        .library(name: "Gevent", targets: ["Gevent"]),
+        // LD_PRELOAD library: build with scripts/build-preload.sh (-static-stdlib, its own scratch path).
+        .library(name: "GeventPreload", type: .dynamic, targets: ["GeventPreload"]),
     ],
     targets: [
         // MARK: - C
@@ -38,6 +40,17 @@ let package = Package(
         .target(
             name: "Gevent",
             dependencies: ["CGreenlet", "CLibev", "CGeventShim"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The preload library: the C API of preload/include/gevent.h and a constructor reading GEVENT_PATCH.
+        .target(
+            name: "CGeventPreloadInit",
+            dependencies: ["CGeventShim"]
+        ),
+        .target(
+            name: "GeventPreload",
+            dependencies: ["Gevent", "CGeventShim", "CGeventPreloadInit"],
             swiftSettings: swiftSettings
         ),
 

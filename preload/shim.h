@@ -30,7 +30,7 @@
 #define SHIM_EXPORT __attribute__((visibility("default")))
 #define SHIM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SHIM_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define SHIM_TLS __thread __attribute__((tls_model("initial-exec")))
+#define SHIM_TLS __thread __attribute__((tls_model("initial-exec"), visibility("hidden")))
 
 // MARK: - The real functions, resolved once in the constructor (shim_core.c)
 
@@ -80,8 +80,7 @@ struct shim_real {
     int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *, socklen_t, int);
     int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **, int *);
     int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **, int *);
-    int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t, struct hostent **,
-                           int *);
+    int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t, struct hostent **, int *);
     struct hostent *(*gethostbyname)(const char *);
     struct hostent *(*gethostbyname2)(const char *, int);
     struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
@@ -104,6 +103,11 @@ SHIM_HIDDEN extern _Atomic uint64_t shim_cooperative_count;
 SHIM_HIDDEN extern SHIM_TLS void *shim_tls_cached_hub;
 SHIM_HIDDEN extern SHIM_TLS void *shim_tls_cached_hub_context;
 
+/// CGreenlet's thread-locals (greenlet.c), read directly: a function call per interposed call would be
+/// most of the pass-through cost.
+extern SHIM_TLS cgreenlet_t *cgreenlet_tls_current;
+extern SHIM_TLS void *cgreenlet_tls_hub;
+
 /// Implemented in Swift: the hub greenlet's context of `hub` (a Hub object, unretained).
 void *gevent_shim_hub_context(void *hub);
 
@@ -114,7 +118,7 @@ static inline bool shim_enabled(unsigned area) {
     if (SHIM_LIKELY(!(atomic_load_explicit(&shim_patched_mask, memory_order_relaxed) & area))) {
         return false;
     }
-    void *hub = cgreenlet_thread_hub();
+    void *hub = cgreenlet_tls_hub;
     if (hub == NULL) {
         return false;
     }
@@ -122,7 +126,7 @@ static inline bool shim_enabled(unsigned area) {
         shim_tls_cached_hub_context = gevent_shim_hub_context(hub);
         shim_tls_cached_hub = hub;
     }
-    return (void *)cgreenlet_current() != shim_tls_cached_hub_context;
+    return (void *)cgreenlet_tls_current != shim_tls_cached_hub_context;
 }
 
 // MARK: - The shadow fd table (shim_fd.c)
@@ -131,17 +135,17 @@ enum {
     SHIM_FD_KNOWN = 1u << 0,    ///< classified (the other bits mean something)
     SHIM_FD_POLLABLE = 1u << 1, ///< socket, pipe, FIFO, character device, anonymous inode
     SHIM_FD_SOCKET = 1u << 2,
-    SHIM_FD_STREAM = 1u << 3,   ///< writes loop until done: stream sockets and every pollable non-socket
-    SHIM_FD_NONBLOCK = 1u << 4, ///< the user's O_NONBLOCK view (the kernel flag: we never change it)
-    SHIM_FD_SHARED = 1u << 5,   ///< may share its open file description with another fd (dup, inherited)
+    SHIM_FD_STREAM = 1u << 3,    ///< writes loop until done: stream sockets and every pollable non-socket
+    SHIM_FD_NONBLOCK = 1u << 4,  ///< the user's O_NONBLOCK view (the kernel flag: we never change it)
+    SHIM_FD_SHARED = 1u << 5,    ///< may share its open file description with another fd (dup, inherited)
     SHIM_FD_NO_NOWAIT = 1u << 6, ///< preadv2/pwritev2 with RWF_NOWAIT is not supported: poll first
 };
 
 typedef struct shim_fd {
-    _Atomic uint32_t generation; ///< bumped whenever the fd is closed or replaced
-    _Atomic uint32_t flags;      ///< SHIM_FD_*
-    _Atomic uint32_t epoch;      ///< shim_epoch when a SHARED entry was last read from the kernel
-    _Atomic uint32_t waiters;    ///< greenlets (of any hub) waiting on this fd now
+    _Atomic uint32_t generation;        ///< bumped whenever the fd is closed or replaced
+    _Atomic uint32_t flags;             ///< SHIM_FD_*
+    _Atomic uint32_t epoch;             ///< shim_epoch when a SHARED entry was last read from the kernel
+    _Atomic uint32_t waiters;           ///< greenlets (of any hub) waiting on this fd now
     _Atomic int64_t receive_timeout_ns; ///< SO_RCVTIMEO, 0 = none
     _Atomic int64_t send_timeout_ns;    ///< SO_SNDTIMEO, 0 = none
 } shim_fd_t;
@@ -222,8 +226,7 @@ static inline ssize_t shim_sys_recvmsg(int fd, struct msghdr *msg, int flags) {
 static inline ssize_t shim_sys_sendmsg(int fd, const struct msghdr *msg, int flags) {
     return shim_real.sendmsg ? shim_real.sendmsg(fd, msg, flags) : syscall(SYS_sendmsg, fd, msg, flags);
 }
-static inline ssize_t shim_sys_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr,
-                                        socklen_t *len) {
+static inline ssize_t shim_sys_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len) {
     return shim_real.recvfrom ? shim_real.recvfrom(fd, buf, n, flags, addr, len)
                               : syscall(SYS_recvfrom, fd, buf, n, flags, addr, len);
 }
@@ -232,8 +235,7 @@ static inline ssize_t shim_sys_sendto(int fd, const void *buf, size_t n, int fla
     return shim_real.sendto ? shim_real.sendto(fd, buf, n, flags, addr, len)
                             : syscall(SYS_sendto, fd, buf, n, flags, addr, len);
 }
-static inline int shim_sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
-                                 const sigset_t *mask) {
+static inline int shim_sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *mask) {
     return shim_real.ppoll ? shim_real.ppoll(fds, n, timeout, mask)
                            : (int)syscall(SYS_ppoll, fds, n, timeout, mask, _NSIG / 8);
 }
@@ -261,13 +263,13 @@ static inline int shim_sys_nanosleep(const struct timespec *req, struct timespec
 /// Reads into `iov` the way a blocking readv/recvmsg would, waiting cooperatively. `msg` carries the
 /// recvmsg/recvfrom extras (name, control) or is NULL; `flags` are recv flags (MSG_WAITALL, MSG_PEEK...).
 /// Returns the byte count or -1 with `*error` set.
-SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *msg, const struct iovec *iov,
-                                     int iovcnt, int flags, int *error);
+SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *msg, const struct iovec *iov, int iovcnt,
+                                     int flags, int *error);
 
 /// Writes `iov` the way a blocking writev/sendmsg would: on streams, until everything is written or an
 /// error or timeout ends it after progress (then the partial count).
-SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msghdr *msg,
-                                      const struct iovec *iov, int iovcnt, int flags, int *error);
+SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msghdr *msg, const struct iovec *iov,
+                                      int iovcnt, int flags, int *error);
 
 /// Waits cooperatively for "any of these fds is ready" or the deadline. Used by poll and select.
 /// Returns a GEVENT_SHIM_* code.

@@ -133,8 +133,12 @@ static const struct {
     const char *name;
     unsigned mask;
 } area_names[] = {
-    {"socket", GEVENT_SHIM_AREA_SOCKET}, {"dns", GEVENT_SHIM_AREA_DNS},       {"time", GEVENT_SHIM_AREA_TIME},
-    {"select", GEVENT_SHIM_AREA_SELECT}, {"thread", GEVENT_SHIM_AREA_THREAD}, {"all", GEVENT_SHIM_AREA_ALL},
+    {"socket", GEVENT_SHIM_AREA_SOCKET},
+    {"dns", GEVENT_SHIM_AREA_DNS},
+    {"time", GEVENT_SHIM_AREA_TIME},
+    {"select", GEVENT_SHIM_AREA_SELECT},
+    {"thread", GEVENT_SHIM_AREA_THREAD},
+    {"all", GEVENT_SHIM_AREA_ALL},
     {"none", 0},
 };
 

@@ -58,13 +58,13 @@ struct nameinfo_call {
 
 static void run_getnameinfo(void *argument) {
     struct nameinfo_call *call = argument;
-    call->status = REAL(getnameinfo)(call->address, call->address_length, call->host, call->host_length,
-                                     call->service, call->service_length, call->flags);
+    call->status = REAL(getnameinfo)(call->address, call->address_length, call->host, call->host_length, call->service,
+                                     call->service_length, call->flags);
     call->error = errno;
 }
 
-SHIM_EXPORT int getnameinfo(const struct sockaddr *address, socklen_t address_length, char *host,
-                            socklen_t host_length, char *service, socklen_t service_length, int flags) {
+SHIM_EXPORT int getnameinfo(const struct sockaddr *address, socklen_t address_length, char *host, socklen_t host_length,
+                            char *service, socklen_t service_length, int flags) {
     struct nameinfo_call call = {address, address_length, host, host_length, service, service_length, flags, 0, 0};
     if (SHIM_LIKELY(!offloading()) || !offload(run_getnameinfo, &call)) {
         return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
@@ -100,8 +100,8 @@ static int real_host_query(struct host_call *call) {
         return REAL(gethostbyname2_r)(call->name, call->family, call->storage, call->buffer, call->buffer_length,
                                       call->result, call->h_error);
     default:
-        return REAL(gethostbyaddr_r)(call->address, call->address_length, call->family, call->storage,
-                                     call->buffer, call->buffer_length, call->result, call->h_error);
+        return REAL(gethostbyaddr_r)(call->address, call->address_length, call->family, call->storage, call->buffer,
+                                     call->buffer_length, call->result, call->h_error);
     }
 }
 

@@ -28,8 +28,8 @@ static uint32_t socket_flags(int type) {
 }
 
 SHIM_EXPORT int socket(int domain, int type, int protocol) {
-    int fd = shim_real.socket ? shim_real.socket(domain, type, protocol)
-                              : (int)syscall(SYS_socket, domain, type, protocol);
+    int fd =
+        shim_real.socket ? shim_real.socket(domain, type, protocol) : (int)syscall(SYS_socket, domain, type, protocol);
     if (fd >= 0) {
         shim_fd_created(fd, socket_flags(type), 0, 0);
     }

@@ -36,8 +36,7 @@ static size_t iov_total(const struct iovec *iov, int count) {
 
 /// One attempt that never blocks on a non-socket fd. Returns the count, or -1 with *error (EAGAIN when it
 /// would have blocked).
-static ssize_t nonsocket_attempt(int fd, shim_fd_t *entry, const struct iovec *iov, int count, bool write,
-                                 int *error) {
+static ssize_t nonsocket_attempt(int fd, shim_fd_t *entry, const struct iovec *iov, int count, bool write, int *error) {
     if (!(atomic_load_explicit(&entry->flags, memory_order_relaxed) & SHIM_FD_NO_NOWAIT) &&
         (write ? shim_real.pwritev2 != NULL : shim_real.preadv2 != NULL)) {
         ssize_t n = write ? shim_real.pwritev2(fd, iov, count, -1, RWF_NOWAIT)
@@ -95,8 +94,8 @@ static ssize_t blocking_read(int fd, bool socket, struct msghdr *msg, struct iov
     return n;
 }
 
-SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *msg, const struct iovec *iov,
-                                     int iovcnt, int flags, int *error) {
+SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *msg, const struct iovec *iov, int iovcnt,
+                                     int flags, int *error) {
     if (iovcnt < 0 || iovcnt > IOV_MAX) {
         *error = EINVAL;
         return -1;
@@ -185,8 +184,8 @@ SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *ms
     }
 }
 
-SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msghdr *msg,
-                                      const struct iovec *iov, int iovcnt, int flags, int *error) {
+SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msghdr *msg, const struct iovec *iov,
+                                      int iovcnt, int flags, int *error) {
     if (iovcnt < 0 || iovcnt > IOV_MAX) {
         *error = EINVAL;
         return -1;
@@ -288,13 +287,13 @@ SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msg
 
 // MARK: - The interposers
 
-#define SHIM_FINISH(result, error)                                                                             \
-    do {                                                                                                       \
-        ssize_t shim_result_ = (result);                                                                       \
-        if (shim_result_ < 0) {                                                                                \
-            errno = (error);                                                                                   \
-        }                                                                                                      \
-        return shim_result_;                                                                                   \
+#define SHIM_FINISH(result, error)                                                                                     \
+    do {                                                                                                               \
+        ssize_t shim_result_ = (result);                                                                               \
+        if (shim_result_ < 0) {                                                                                        \
+            errno = (error);                                                                                           \
+        }                                                                                                              \
+        return shim_result_;                                                                                           \
     } while (0)
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n) {

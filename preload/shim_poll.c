@@ -279,8 +279,8 @@ SHIM_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exce
     return result;
 }
 
-SHIM_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds,
-                        const struct timespec *timeout, const sigset_t *sigmask) {
+SHIM_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, const struct timespec *timeout,
+                        const sigset_t *sigmask) {
     if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SELECT)) || nfds < 0 || nfds > FD_SETSIZE ||
         (timeout != NULL && (!valid_timespec(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0)))) {
         return real_pselect(nfds, readfds, writefds, exceptfds, timeout, sigmask);

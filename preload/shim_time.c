@@ -50,8 +50,8 @@ SHIM_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem) {
 }
 
 SHIM_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timespec *req, struct timespec *rem) {
-    bool supported = clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME ||
-                     clock == CLOCK_TAI;
+    bool supported =
+        clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME || clock == CLOCK_TAI;
     if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_TIME)) || !supported || !valid(req)) {
         if (shim_real.clock_nanosleep) {
             return shim_real.clock_nanosleep(clock, flags, req, rem);

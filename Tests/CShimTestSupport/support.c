@@ -146,8 +146,8 @@ int shim_test_unaware_request(int port, const char *line, char *reply, size_t ca
     if (fd < 0) {
         return -errno;
     }
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in address = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
         int error = errno;
         close(fd);

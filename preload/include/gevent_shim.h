@@ -27,12 +27,12 @@ enum {
 
 /// How a cooperative wait ended (what the Swift entry points return to the interposers).
 enum {
-    GEVENT_SHIM_READY = 0,        ///< an fd became ready, the sleep or the offloaded call finished
-    GEVENT_SHIM_TIMED_OUT = 1,    ///< the deadline passed first
-    GEVENT_SHIM_CLOSED = 2,       ///< a waited fd was closed (close, dup2, dup3) by someone else
-    GEVENT_SHIM_CANCELLED = 3,    ///< an error (a kill) was thrown into the greenlet: fail with ECANCELED
+    GEVENT_SHIM_READY = 0,         ///< an fd became ready, the sleep or the offloaded call finished
+    GEVENT_SHIM_TIMED_OUT = 1,     ///< the deadline passed first
+    GEVENT_SHIM_CLOSED = 2,        ///< a waited fd was closed (close, dup2, dup3) by someone else
+    GEVENT_SHIM_CANCELLED = 3,     ///< an error (a kill) was thrown into the greenlet: fail with ECANCELED
     GEVENT_SHIM_TIMEOUT_ERROR = 4, ///< a gevent Timeout was thrown into the greenlet: fail with ETIMEDOUT
-    GEVENT_SHIM_CANNOT_WAIT = 5,  ///< no greenlet could wait here (the hub itself): do the real blocking call
+    GEVENT_SHIM_CANNOT_WAIT = 5,   ///< no greenlet could wait here (the hub itself): do the real blocking call
 };
 
 /// Readiness a wait is for (the libev bits, so Swift passes them straight to ev_io).
