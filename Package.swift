@@ -80,6 +80,7 @@ let package = Package(
         .testTarget(
             name: "ShimTests",
             dependencies: ["Gevent", "CGeventShim", "CShimTestSupport"],
+            exclude: ["Scenarios"],
             swiftSettings: swiftSettings
         ),
     ]
