@@ -9,9 +9,13 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "swift-gevent",
     products: [
+        .executable(name: "gevent-run", targets: ["gevent-run"]),
         .library(name: "Gevent", targets: ["Gevent"]),
         // LD_PRELOAD library: build with scripts/build-preload.sh (-static-stdlib, its own scratch path).
         .library(name: "GeventPreload", type: .dynamic, targets: ["GeventPreload"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         // MARK: - C
@@ -54,6 +58,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Runs any dynamically linked program with the preload library and GEVENT_* set.
+        .executableTarget(
+            name: "gevent-run",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Examples
 
         .executableTarget(
@@ -77,9 +88,15 @@ let package = Package(
             dependencies: ["Gevent", "CGreenlet"],
             swiftSettings: swiftSettings
         ),
+        // A Swift program without Gevent, preloaded by the preload tests.
+        .executableTarget(
+            name: "ShimSwiftProbe",
+            path: "Tests/ShimSwiftProbe",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ShimTests",
-            dependencies: ["Gevent", "CGeventShim", "CShimTestSupport"],
+            dependencies: ["Gevent", "CGeventShim", "CShimTestSupport", "ShimSwiftProbe"],
             exclude: ["Scenarios"],
             swiftSettings: swiftSettings
         ),

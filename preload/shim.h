@@ -122,11 +122,15 @@ static inline bool shim_enabled(unsigned area) {
     if (hub == NULL) {
         return false;
     }
-    if (SHIM_UNLIKELY(hub != shim_tls_cached_hub)) {
+    void *current = cgreenlet_tls_current;
+    if (SHIM_UNLIKELY(hub != shim_tls_cached_hub || current == shim_tls_cached_hub_context)) {
+        // A new hub, or apparently the hub itself: ask Swift. A destroyed hub's memory may be reused by the
+        // next one and its greenlets, so a cached "this is the hub" is never trusted without asking again
+        // (calls made from inside the hub are few: libev's own are on non-blocking fds).
         shim_tls_cached_hub_context = gevent_shim_hub_context(hub);
         shim_tls_cached_hub = hub;
     }
-    return (void *)cgreenlet_tls_current != shim_tls_cached_hub_context;
+    return current != shim_tls_cached_hub_context;
 }
 
 // MARK: - The shadow fd table (shim_fd.c)

@@ -44,10 +44,12 @@ func runProcess(
         merged[key] = value
     }
     let environmentStrings = merged.map { "\($0.key)=\($0.value)" }
+    var attributes = SpawnAttributes()
+    defer { attributes.destroy() }
     var pid: pid_t = 0
     let status = withCStrings(arguments) { argv in
         withCStrings(environmentStrings) { envp in
-            posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
+            posix_spawnp(&pid, arguments[0], &actions, &attributes.value, argv, envp)
         }
     }
     guard status == 0 else { throw SpawnError(program: arguments[0], errno: status) }
@@ -55,6 +57,30 @@ func runProcess(
     while waitpid(pid, &exitStatus, 0) < 0 && errno == EINTR {}
     let code = (exitStatus & 0x7f) == 0 ? (exitStatus >> 8) & 0xff : 128 + (exitStatus & 0x7f)
     return ProcessOutput(status: code, standardOutput: try readFile(outPath), standardError: try readFile(errPath))
+}
+
+/// Spawn attributes that give the child an empty signal mask and default handlers: posix_spawn copies the
+/// calling thread's mask, and test worker threads may block signals (a child that blocks SIGTERM cannot be
+/// stopped).
+struct SpawnAttributes {
+    var value = posix_spawnattr_t()
+
+    init() {
+        posix_spawnattr_init(&value)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&value, &empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigdefault(&value, &all)
+        posix_spawnattr_setflags(&value, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    }
+
+    mutating func destroy() {
+        posix_spawnattr_destroy(&value)
+    }
 }
 
 struct SpawnError: Error, CustomStringConvertible {
