@@ -39,6 +39,18 @@ let package = Package(
             providers: [.apt(["libev-dev"])]
         ),
 
+        // Unaware C client libraries for the shim's tests and examples (libpq-dev, libhiredis-dev).
+        .systemLibrary(
+            name: "CLibpq",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // Not through pkg-config: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM warns about.
+        .systemLibrary(
+            name: "CHiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+
         // MARK: - Swift
 
         .target(
@@ -96,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ShimTests",
-            dependencies: ["Gevent", "CGeventShim", "CShimTestSupport", "ShimSwiftProbe"],
+            dependencies: ["Gevent", "CGeventShim", "CShimTestSupport", "ShimSwiftProbe", "CLibpq", "CHiredis"],
             exclude: ["Scenarios"],
             swiftSettings: swiftSettings
         ),

@@ -8,8 +8,10 @@ import Testing
 /// that know nothing of them.
 @Suite("Preload", .serialized, .timeLimit(.minutes(1)))
 struct PreloadTests {
+    private var geventRun: String? { geventRunPath() }
+
     /// gevent-run next to the library, or nil (with a recorded failure that says how to build both).
-    private var geventRun: String? {
+    func geventRunPath() -> String? {
         guard let library = preloadLibrary() else { return nil }
         let path = String(library[..<library.lastIndex(of: "/")!]) + "/gevent-run"
         guard access(path, X_OK) == 0 else {
