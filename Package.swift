@@ -86,6 +86,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "LibpqExample",
+            dependencies: ["Gevent", "CLibpq"],
+            path: "Examples/LibpqExample",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "LoadHarness",
+            dependencies: ["Gevent", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/LoadHarness",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
 
         // Unaware C code and a delaying server for the shim's concurrency tests.

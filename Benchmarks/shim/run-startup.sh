@@ -14,10 +14,10 @@ time_runs() { # prints ms per run of: env "$@" empty
     start=$(date +%s%N)
     for ((i = 0; i < runs; i++)); do env "$@" "$work/empty"; done
     end=$(date +%s%N)
-    echo "scale=3; ($end - $start) / $runs / 1000000" | bc
+    awk -v ns="$((end - start))" -v runs="$runs" 'BEGIN { printf "%.3f", ns / runs / 1000000 }'
 }
 for round in 1 2 3; do
     plain=$(time_runs GEVENT_PATCH=all)
     preloaded=$(time_runs GEVENT_PATCH=all LD_PRELOAD="$library")
-    echo "round $round: plain ${plain} ms, LD_PRELOAD ${preloaded} ms, extra $(echo "$preloaded - $plain" | bc) ms per exec"
+    echo "round $round: plain ${plain} ms, LD_PRELOAD ${preloaded} ms, extra $(awk -v a="$preloaded" -v b="$plain" 'BEGIN { printf "%.3f", a - b }') ms per exec"
 done

@@ -203,3 +203,41 @@ final class BackgroundProcess {
         waitpid(pid, &status, 0)
     }
 }
+
+extension PreloadTests {
+    @Test func aCProgramLinkedThroughPkgConfigRunsGreenlets() throws {
+        guard let library = preloadLibrary() else { return }
+        let libraryDirectory = String(library[..<library.lastIndex(of: "/")!])
+        let directory = try TemporaryDirectory()
+        try writeFile(
+            directory.path + "/main.c",
+            """
+            #include <gevent.h>
+            #include <stdio.h>
+            #include <unistd.h>
+            static void *nap(void *argument) { usleep(200000); return argument; }
+            int main(void) {
+                gevent_greenlet_t *greenlets[10];
+                for (long i = 0; i < 10; i++) greenlets[i] = gevent_spawn(nap, (void *)i);
+                long sum = 0;
+                for (int i = 0; i < 10; i++) { void *result; gevent_join(greenlets[i], &result); sum += (long)result; }
+                printf("sum %ld\\n", sum);
+                return gevent_run();
+            }
+            """
+        )
+        let flags = try runProcess(
+            ["pkg-config", "--cflags", "--libs", "gevent"],
+            environment: ["PKG_CONFIG_PATH": libraryDirectory]
+        )
+        try #require(flags.status == 0, "pkg-config gevent: \(flags.standardError)")
+        let arguments = flags.standardOutput.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+        let compiled = try runProcess(["cc", "-o", directory.path + "/main", directory.path + "/main.c"] + arguments)
+        try #require(compiled.status == 0, "cc: \(compiled.standardError)")
+        let start = ContinuousClock.now
+        let output = try runProcess([directory.path + "/main"])
+        #expect(output.standardOutput == "sum 45\n")
+        #expect(output.status == 0)
+        #expect(millisecondsSince(start) < 10 * 200 / 2, "ten usleep(200 ms) in greenlets ran one after another")
+    }
+}
