@@ -19,6 +19,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -150,8 +151,8 @@ typedef struct shim_fd {
     _Atomic uint32_t flags;             ///< SHIM_FD_*
     _Atomic uint32_t epoch;             ///< shim_epoch when a SHARED entry was last read from the kernel
     _Atomic uint32_t waiters;           ///< greenlets (of any hub) waiting on this fd now
-    _Atomic int64_t receive_timeout_ns; ///< SO_RCVTIMEO, 0 = none
-    _Atomic int64_t send_timeout_ns;    ///< SO_SNDTIMEO, 0 = none
+    _Atomic int64_t receive_timeout_ns; ///< SO_RCVTIMEO in ns, 0 = none, -1 = expires at once
+    _Atomic int64_t send_timeout_ns;    ///< SO_SNDTIMEO, the same way
 } shim_fd_t;
 
 /// The entry for `fd`, created (zeroed) on demand; NULL for fds outside the table's range.
@@ -196,9 +197,21 @@ SHIM_HIDDEN int shim_wait_fd(int fd, shim_fd_t *entry, uint32_t generation, int 
 /// ETIMEDOUT), or 0 for GEVENT_SHIM_READY.
 SHIM_HIDDEN int shim_wait_errno(int code);
 
-/// A deadline `timeout_ns` from now (0 = none).
+/// A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) in nanoseconds: 0 means none (a zero timeval), -1 "expires at
+/// once" (Linux treats a negative tv_sec so).
+static inline int64_t shim_timeval_ns(const struct timeval *tv) {
+    if (tv->tv_sec < 0) {
+        return -1;
+    }
+    if (tv->tv_sec == 0 && tv->tv_usec <= 0) {
+        return 0;
+    }
+    return (int64_t)tv->tv_sec * 1000000000LL + (int64_t)tv->tv_usec * 1000LL;
+}
+
+/// A deadline `timeout_ns` from now (0 = none; negative = now).
 static inline int64_t shim_deadline(int64_t timeout_ns) {
-    return timeout_ns > 0 ? shim_now_ns() + timeout_ns : 0;
+    return timeout_ns == 0 ? 0 : shim_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
 }
 
 /// The nanoseconds left until `deadline_ns` (-1 = no deadline, 0 = passed).

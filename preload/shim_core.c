@@ -89,12 +89,9 @@ __attribute__((constructor(101))) static void shim_resolve_real_functions(void) 
     RESOLVE(gethostbyname2, "gethostbyname2");
     RESOLVE(gethostbyaddr, "gethostbyaddr");
 #undef RESOLVE
-    // glibc has two clock_nanosleep versions (2.2.5 from librt's days, 2.17); binaries built today use 2.17.
-#if defined(__x86_64__)
+    // glibc has two clock_nanosleep versions on x86_64 (2.2.5 from librt's days, 2.17); binaries built
+    // today use 2.17, which is also aarch64's only one.
     shim_real.clock_nanosleep = next_versioned_symbol("clock_nanosleep", "GLIBC_2.17");
-#else
-    shim_real.clock_nanosleep = next_symbol("clock_nanosleep");
-#endif
     pthread_atfork(NULL, NULL, shim_after_fork_in_child);
 }
 

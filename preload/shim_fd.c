@@ -44,20 +44,13 @@ SHIM_HIDDEN shim_fd_t *shim_fd_entry(int fd, bool create) {
     return &page[fd & (SHIM_FD_PAGE_SIZE - 1)];
 }
 
-static int64_t timeval_ns(const struct timeval *tv) {
-    if (tv->tv_sec < 0 || (tv->tv_sec == 0 && tv->tv_usec <= 0)) {
-        return 0;
-    }
-    return (int64_t)tv->tv_sec * 1000000000LL + (int64_t)tv->tv_usec * 1000LL;
-}
-
 static int64_t socket_timeout(int fd, int option) {
     struct timeval tv = {0, 0};
     socklen_t length = sizeof(tv);
     if (getsockopt(fd, SOL_SOCKET, option, &tv, &length) != 0) {
         return 0;
     }
-    return timeval_ns(&tv);
+    return shim_timeval_ns(&tv);
 }
 
 /// Asks the kernel what `fd` is. Called on first use of an fd we did not see created (inherited, opened

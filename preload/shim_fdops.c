@@ -317,10 +317,7 @@ SHIM_EXPORT int setsockopt(int fd, int level, int option, const void *value, soc
         (option == SO_RCVTIMEO_OLD || option == SO_RCVTIMEO_NEW || option == SO_SNDTIMEO_OLD ||
          option == SO_SNDTIMEO_NEW)) {
         // On 64-bit Linux the _NEW option's struct has the same layout as struct timeval.
-        const struct timeval *tv = value;
-        int64_t ns = (tv->tv_sec < 0 || (tv->tv_sec == 0 && tv->tv_usec == 0))
-                         ? 0
-                         : (int64_t)tv->tv_sec * 1000000000LL + (int64_t)tv->tv_usec * 1000LL;
+        int64_t ns = shim_timeval_ns(value);
         shim_fd_set_timeout(fd, option == SO_RCVTIMEO_OLD || option == SO_RCVTIMEO_NEW, ns);
     }
     return result;

@@ -263,8 +263,14 @@ SHIM_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exce
     if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SELECT)) || nfds < 0 || nfds > FD_SETSIZE ||
         (timeout != NULL && (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1000000 ||
                              (timeout->tv_sec == 0 && timeout->tv_usec == 0)))) {
-        return shim_real.select ? shim_real.select(nfds, readfds, writefds, exceptfds, timeout)
-                                : (int)syscall(SYS_select, nfds, readfds, writefds, exceptfds, timeout);
+        if (shim_real.select) {
+            return shim_real.select(nfds, readfds, writefds, exceptfds, timeout);
+        }
+        // pselect6 exists on every architecture (select does not on aarch64); it does not report the
+        // time left, which only this pre-constructor fallback loses.
+        struct timespec ts =
+            timeout ? (struct timespec){timeout->tv_sec, timeout->tv_usec * 1000L} : (struct timespec){0, 0};
+        return (int)syscall(SYS_pselect6, nfds, readfds, writefds, exceptfds, timeout ? &ts : NULL, NULL);
     }
     int64_t ns = timeout ? (int64_t)timeout->tv_sec * 1000000000LL + (int64_t)timeout->tv_usec * 1000LL : -1;
     int64_t left = -1;

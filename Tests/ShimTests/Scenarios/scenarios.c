@@ -255,6 +255,11 @@ static void timeouts_and_writes(void) {
     int e = errno;
     result("so_rcvtimeo", n, e, now_ms() - start >= 90 ? "elapsed_ok=1" : "elapsed_ok=0");
 
+    struct timeval negative = {-1, 0};
+    setsockopt(s[0], SOL_SOCKET, SO_RCVTIMEO, &negative, sizeof(negative));
+    n = recv(s[0], buffer, runtime_size, 0);
+    result("so_rcvtimeo_negative_expires_at_once", n, errno, NULL);
+
     size_t big = 1 << 20;
     char *data = malloc(big);
     memset(data, 'x', big);
