@@ -2,6 +2,7 @@
 #include "CShimTestSupport.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -179,4 +180,9 @@ int shim_test_unaware_request(int port, const char *line, char *reply, size_t ca
 
 long shim_test_read(int fd, void *buffer, size_t count) {
     return (long)read(fd, buffer, count);
+}
+
+const char *shim_test_image_of(const void *address) {
+    Dl_info info;
+    return dladdr(address, &info) != 0 ? info.dli_fname : NULL;
 }

@@ -185,3 +185,61 @@ struct MonkeyTests {
         }
     }
 }
+
+extension MonkeyTests {
+    /// The linker exports an executable's definitions of symbols that a shared library of the link (libc)
+    /// also defines, so the dynamic linker binds every library's calls to them: no -rdynamic needed.
+    @Test func theInterposersInThisExecutableComeBeforeLibcForEveryLibrary() throws {
+        let executable = realPath("/proc/self/exe")
+        let names = [
+            "read", "write", "recv", "send", "recvmsg", "sendmsg", "connect", "accept4", "poll", "select",
+            "nanosleep", "usleep", "close", "dup2", "fcntl", "fcntl64", "getaddrinfo", "gethostbyname_r",
+            "__read_chk", "__recv_chk", "__poll_chk",
+        ]
+        for name in names {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+                Issue.record("\(name) is not visible to dlsym")
+                continue
+            }
+            let image = shim_test_image_of(symbol).map { realPath(String(cString: $0)) } ?? "?"
+            #expect(image == executable, "\(name) resolves to \(image), not to the interposer in the executable")
+        }
+    }
+
+    @Test func aCloseOnAnotherThreadWakesTheWaiterWithEBADF() throws {
+        try withPatchedHub { _ in
+            let pipe = try Pipe()
+            defer { close(pipe.writeEnd) }
+            let reader = spawn { readBytes(pipe.readEnd, 8) }
+            try sleep(.milliseconds(20))
+            let fd = pipe.readEnd
+            var thread = pthread_t()
+            let box = Unmanaged.passRetained(FDBox(fd)).toOpaque()
+            #expect(
+                pthread_create(
+                    &thread,
+                    nil,
+                    { argument in
+                        let fd = Unmanaged<FDBox>.fromOpaque(argument!).takeRetainedValue().fd
+                        close(fd)
+                        return nil
+                    },
+                    box
+                ) == 0
+            )
+            let result = try reader.get()
+            pthread_join(thread, nil)
+            #expect(result == .failure(Errno(code: EBADF)))
+        }
+    }
+}
+
+/// An fd handed to a native thread.
+final class FDBox: @unchecked Sendable {
+    // Immutable.
+    let fd: Int32
+
+    init(_ fd: Int32) {
+        self.fd = fd
+    }
+}

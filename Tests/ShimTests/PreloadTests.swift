@@ -67,6 +67,9 @@ struct PreloadTests {
         let output = try runProcess([geventRun, "--", probe])
         #expect(output.status == 0, "\(output.standardError)")
         #expect(output.standardOutput == "concurrent\n")
+        // --patch decides: with the sleeps not patched, usleep blocks the thread as usual.
+        let unpatched = try runProcess([geventRun, "--patch", "socket,dns", "--", probe])
+        #expect(unpatched.standardOutput.hasPrefix("sequential"))
     }
 
     @Test(arguments: [

@@ -20,4 +20,6 @@ int shim_test_unaware_request(int port, const char *line, char *reply, size_t ca
 /// read(2) called from C code compiled into the test binary.
 long shim_test_read(int fd, void *buffer, size_t count);
 
+/// The path of the loaded image (executable or shared library) that contains `address`, or NULL.
+const char *shim_test_image_of(const void *address);
 #endif
