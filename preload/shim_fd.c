@@ -172,16 +172,31 @@ SHIM_HIDDEN void shim_fd_duplicated(int oldfd, int newfd) {
     atomic_store(&new_entry->flags, flags | SHIM_FD_SHARED);
 }
 
-SHIM_HIDDEN void shim_fd_set_nonblocking(int fd, bool nonblocking) {
+/// The entry of a classified fd whose state the user changes, or NULL when there is nothing to update.
+static shim_fd_t *known_entry(int fd, uint32_t *flags) {
     if (!atomic_load_explicit(&shim_tracking, memory_order_relaxed)) {
-        return;
+        return NULL;
     }
     shim_fd_t *entry = shim_fd_entry(fd, false);
     if (entry == NULL) {
-        return;
+        return NULL;
     }
-    uint32_t flags = atomic_load(&entry->flags);
-    if (!(flags & SHIM_FD_KNOWN)) {
+    *flags = atomic_load(&entry->flags);
+    return (*flags & SHIM_FD_KNOWN) ? entry : NULL;
+}
+
+/// After a change on a SHARED fd, every other SHARED entry re-reads the kernel's state on next use.
+static void changed(shim_fd_t *entry, uint32_t flags) {
+    if (flags & SHIM_FD_SHARED) {
+        atomic_fetch_add(&shim_epoch, 1);
+        atomic_store(&entry->epoch, atomic_load(&shim_epoch));
+    }
+}
+
+SHIM_HIDDEN void shim_fd_set_nonblocking(int fd, bool nonblocking) {
+    uint32_t flags;
+    shim_fd_t *entry = known_entry(fd, &flags);
+    if (entry == NULL) {
         return;
     }
     if (nonblocking) {
@@ -189,29 +204,17 @@ SHIM_HIDDEN void shim_fd_set_nonblocking(int fd, bool nonblocking) {
     } else {
         atomic_fetch_and(&entry->flags, ~(uint32_t)SHIM_FD_NONBLOCK);
     }
-    if (flags & SHIM_FD_SHARED) {
-        atomic_fetch_add(&shim_epoch, 1);
-        atomic_store(&entry->epoch, atomic_load(&shim_epoch));
-    }
+    changed(entry, flags);
 }
 
 SHIM_HIDDEN void shim_fd_set_timeout(int fd, bool receive, int64_t timeout_ns) {
-    if (!atomic_load_explicit(&shim_tracking, memory_order_relaxed)) {
-        return;
-    }
-    shim_fd_t *entry = shim_fd_entry(fd, false);
+    uint32_t flags;
+    shim_fd_t *entry = known_entry(fd, &flags);
     if (entry == NULL) {
         return;
     }
-    uint32_t flags = atomic_load(&entry->flags);
-    if (!(flags & SHIM_FD_KNOWN)) {
-        return;
-    }
     atomic_store(receive ? &entry->receive_timeout_ns : &entry->send_timeout_ns, timeout_ns);
-    if (flags & SHIM_FD_SHARED) {
-        atomic_fetch_add(&shim_epoch, 1);
-        atomic_store(&entry->epoch, atomic_load(&shim_epoch));
-    }
+    changed(entry, flags);
 }
 
 SHIM_EXPORT uint32_t gevent_shim_fd_generation(int fd) {

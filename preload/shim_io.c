@@ -94,6 +94,37 @@ static ssize_t blocking_read(int fd, bool socket, struct msghdr *msg, struct iov
     return n;
 }
 
+/// What follows an attempt that failed with `e`: retry, fall back to the real blocking call (no greenlet can
+/// wait here), or end with what was transferred (`total`) or -1 and *error.
+enum { SHIM_STEP_RETRY = -2, SHIM_STEP_BLOCKING = -3 };
+
+static ssize_t after_failed_attempt(int fd, shim_fd_t *entry, uint32_t generation, int events,
+                                    _Atomic int64_t *timeout_ns, int e, size_t total, int64_t *deadline, int *error) {
+    if (e == EINTR) {
+        return SHIM_STEP_RETRY;
+    }
+    if (e == EAGAIN || e == EWOULDBLOCK) {
+        if (*deadline < 0) {
+            // The socket timeout counts from the first wait of the call, as the kernel's does.
+            *deadline = shim_deadline(atomic_load(timeout_ns));
+        }
+        int code = shim_wait_fd(fd, entry, generation, events, *deadline);
+        if (code == GEVENT_SHIM_READY) {
+            return SHIM_STEP_RETRY;
+        }
+        if (code == GEVENT_SHIM_CANNOT_WAIT) {
+            return SHIM_STEP_BLOCKING;
+        }
+        e = shim_wait_errno(code);
+    }
+    // An error or a timeout after progress reports the progress, as the kernel does.
+    if (total > 0) {
+        return (ssize_t)total;
+    }
+    *error = e;
+    return -1;
+}
+
 SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *msg, const struct iovec *iov, int iovcnt,
                                      int flags, int *error) {
     if (iovcnt < 0 || iovcnt > IOV_MAX) {
@@ -112,8 +143,7 @@ SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *ms
     int remaining_count = iovcnt;
     size_t wanted = iov_total(iov, iovcnt);
     size_t total = 0;
-    bool have_deadline = false;
-    int64_t deadline = 0;
+    int64_t deadline = -1; // not yet computed
     for (;;) {
         ssize_t n;
         int e = 0;
@@ -156,31 +186,15 @@ SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *ms
         if (n == 0) {
             return (ssize_t)total; // end of file, or an empty buffer
         }
-        if (e == EINTR) {
+        ssize_t step = after_failed_attempt(fd, entry, generation, GEVENT_SHIM_READABLE, &entry->receive_timeout_ns, e,
+                                            total, &deadline, error);
+        if (step == SHIM_STEP_RETRY) {
             continue;
         }
-        if (e != EAGAIN && e != EWOULDBLOCK) {
-            if (total > 0) {
-                return (ssize_t)total;
-            }
-            *error = e;
-            return -1;
-        }
-        if (!have_deadline) {
-            deadline = shim_deadline(atomic_load(&entry->receive_timeout_ns));
-            have_deadline = true;
-        }
-        int code = shim_wait_fd(fd, entry, generation, GEVENT_SHIM_READABLE, deadline);
-        if (code == GEVENT_SHIM_CANNOT_WAIT) {
+        if (step == SHIM_STEP_BLOCKING) {
             return total > 0 ? (ssize_t)total : blocking_read(fd, socket, msg, cursor, remaining_count, flags, error);
         }
-        if (code != GEVENT_SHIM_READY) {
-            if (total > 0) {
-                return (ssize_t)total;
-            }
-            *error = shim_wait_errno(code);
-            return -1;
-        }
+        return step;
     }
 }
 
@@ -200,8 +214,7 @@ SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msg
     int remaining_count = iovcnt;
     size_t wanted = iov_total(iov, iovcnt);
     size_t total = 0;
-    bool have_deadline = false;
-    int64_t deadline = 0;
+    int64_t deadline = -1; // not yet computed
     for (;;) {
         ssize_t n;
         int e = 0;
@@ -242,22 +255,13 @@ SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msg
             iov_advance(&cursor, &remaining_count, (size_t)n);
             continue;
         }
-        if (e == EINTR) {
+        ssize_t step = after_failed_attempt(fd, entry, generation, GEVENT_SHIM_WRITABLE, &entry->send_timeout_ns, e,
+                                            total, &deadline, error);
+        if (step == SHIM_STEP_RETRY) {
             continue;
         }
-        if (e != EAGAIN && e != EWOULDBLOCK) {
-            if (total > 0) {
-                return (ssize_t)total;
-            }
-            *error = e;
-            return -1;
-        }
-        if (!have_deadline) {
-            deadline = shim_deadline(atomic_load(&entry->send_timeout_ns));
-            have_deadline = true;
-        }
-        int code = shim_wait_fd(fd, entry, generation, GEVENT_SHIM_WRITABLE, deadline);
-        if (code == GEVENT_SHIM_CANNOT_WAIT) {
+        if (step == SHIM_STEP_BLOCKING) {
+            // No greenlet can wait here: the rest goes out the way libc would send it, blocking.
             struct msghdr m;
             memset(&m, 0, sizeof(m));
             if (msg != NULL) {
@@ -266,22 +270,16 @@ SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msg
             m.msg_iov = cursor;
             m.msg_iovlen = (size_t)remaining_count;
             n = socket ? shim_sys_sendmsg(fd, &m, flags) : shim_sys_writev(fd, cursor, remaining_count);
-            if (n < 0) {
-                if (total > 0) {
-                    return (ssize_t)total;
-                }
-                *error = errno;
-                return -1;
+            if (n >= 0) {
+                return (ssize_t)(total + (size_t)n);
             }
-            return (ssize_t)(total + (size_t)n);
-        }
-        if (code != GEVENT_SHIM_READY) {
             if (total > 0) {
                 return (ssize_t)total;
             }
-            *error = shim_wait_errno(code);
+            *error = errno;
             return -1;
         }
+        return step;
     }
 }
 
