@@ -184,8 +184,8 @@ SHIM_EXPORT unsigned gevent_shim_configure_from_environment(void) {
             gevent_shim_set_resolver(GEVENT_SHIM_RESOLVER_THREAD);
         } else if (strcasecmp(resolver, "ares") == 0) {
             // The c-ares resolver lives with the networking code (issue 4); until the shim is wired to it,
-            // lookups run on native threads, which keeps them cooperative.
-            report("swift-gevent: GEVENT_RESOLVER=ares is not available to the shim yet; using thread\n");
+            // lookups run on native threads, which keeps them cooperative. Said once by gevent-run, not
+            // here: every child process that inherits the variable would repeat it.
             gevent_shim_set_resolver(GEVENT_SHIM_RESOLVER_THREAD);
         } else {
             report("swift-gevent: GEVENT_RESOLVER must be thread, ares or block; using thread\n");

@@ -73,6 +73,9 @@ struct GeventRun: ParsableCommand {
         settings.append(("GEVENT_PATCH", patch))
         if let resolver {
             settings.append(("GEVENT_RESOLVER", resolver.rawValue))
+            if resolver == .ares && !printEnv {
+                warn("gevent-run: note: the shim does not drive c-ares yet; lookups run on native threads instead")
+            }
         }
         if let stackSize {
             settings.append(("GEVENT_STACK_SIZE", stackSize))
