@@ -7,13 +7,17 @@ set -euo pipefail
 
 log() { printf -- "** %s\n" "$*" >&2; }
 
-# Build and run: libev (the event loop), c-ares (DNS), pkg-config to find c-ares.
-packages=(libev-dev libc-ares-dev pkgconf)
+# Build and run: libev (the event loop), c-ares (DNS), pkg-config to find c-ares and libpq; libpq-dev and
+# libhiredis-dev are the unaware C client libraries the shim's examples and tests use.
+packages=(libev-dev libc-ares-dev pkgconf libpq-dev libhiredis-dev)
 if [[ "${1:-}" == "--tests" ]]; then
     # The aarch64 context-switch check cross-compiles and runs under user-mode QEMU.
     packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
     # Networking tests start a real DNS server on 127.0.0.1.
     packages+=(dnsmasq-base)
+    # The shim's tests: real servers for libpq and hiredis (scripts/test-services.sh), the clients and
+    # programs run under gevent-run (psql comes with postgresql), a C compiler with a static libc.
+    packages+=(postgresql redis-server redis-tools curl python3 gcc libc6-dev)
 fi
 
 missing=()

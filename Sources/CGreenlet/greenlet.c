@@ -46,8 +46,12 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
-static _Thread_local cgreenlet_t *tls_current;
-static _Thread_local void *tls_hub;
+// Not static, and initial-exec: the preload shim reads both on every interposed libc call (preload/shim.h
+// declares them), and inside a shared library the default TLS model would cost a __tls_get_addr call each.
+__attribute__((tls_model("initial-exec"), visibility("hidden"))) _Thread_local cgreenlet_t *cgreenlet_tls_current;
+__attribute__((tls_model("initial-exec"), visibility("hidden"))) _Thread_local void *cgreenlet_tls_hub;
+#define tls_current cgreenlet_tls_current
+#define tls_hub cgreenlet_tls_hub
 static atomic_bool exclusivity_swap = true;
 
 // Implemented in stack.c.

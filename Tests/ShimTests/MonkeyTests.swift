@@ -1,0 +1,245 @@
+import CGeventShim
+import CShimTestSupport
+import Testing
+
+@testable import Gevent
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Linked mode: the interposers linked into this test binary, patched with Monkey.patch.
+@Suite("Monkey", .serialized, .timeLimit(.minutes(1)))
+struct MonkeyTests {
+    @Test func patchingIsVisibleThroughIsPatched() throws {
+        try withPatchedHub([.socket, .time]) { _ in
+            #expect(Monkey.isPatched(.socket))
+            #expect(Monkey.isPatched(.time))
+            #expect(!Monkey.isPatched(.dns))
+            #expect(!Monkey.isPatched(.thread))
+        }
+        #expect(!Monkey.isPatched(.socket))
+    }
+
+    @Test func unpatchedCallsNeverReachTheHub() throws {
+        let pipe = try Pipe()
+        defer { pipe.closeBoth() }
+        let hub = Hub.current
+        defer { try? hub.destroy() }
+        let before = gevent_shim_cooperative_calls()
+        #expect(write(pipe.writeEnd, "abc", 3) == 3)
+        #expect(try readBytes(pipe.readEnd, 10).get() == Array("abc".utf8))
+        usleep(1000)
+        #expect(gevent_shim_cooperative_calls() == before)
+    }
+
+    @Test func aBlockingReadLetsOtherGreenletsRun() throws {
+        try withPatchedHub { _ in
+            let pipe = try Pipe()
+            defer { pipe.closeBoth() }
+            let ticker = Ticker()
+            let writer = spawn {
+                try sleep(.milliseconds(60))
+                #expect(write(pipe.writeEnd, "late", 4) == 4)
+            }
+            let before = gevent_shim_cooperative_calls()
+            // Called from C code compiled into the test binary: the interposer is in front of it too.
+            var buffer = [UInt8](repeating: 0, count: 16)
+            let n = shim_test_read(pipe.readEnd, &buffer, 16)
+            #expect(n == 4)
+            #expect(Array(buffer[..<4]) == Array("late".utf8))
+            #expect(ticker.ticks >= 3, "the hub ran the ticker while the read waited")
+            #expect(gevent_shim_cooperative_calls() > before)
+            try ticker.stop()
+            try writer.join()
+        }
+    }
+
+    @Test func sleepsFromLibcAreCooperative() throws {
+        try withPatchedHub([.time]) { _ in
+            let start = ContinuousClock.now
+            let sleepers = (0..<20).map { index in
+                spawn {
+                    switch index % 3 {
+                    case 0: usleep(200_000)
+                    case 1:
+                        var request = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+                        nanosleep(&request, nil)
+                    default:
+                        var request = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+                        clock_nanosleep(CLOCK_MONOTONIC, 0, &request, nil)
+                    }
+                }
+            }
+            try joinAll(sleepers)
+            let elapsed = millisecondsSince(start)
+            #expect(elapsed >= 190)
+            #expect(elapsed < 20 * 200 / 2, "20 sleeps of 200 ms ran one after another")
+        }
+    }
+
+    @Test func closingAWaitedFdWakesTheWaiterWithEBADF() throws {
+        try withPatchedHub { _ in
+            let pipe = try Pipe()
+            defer { close(pipe.writeEnd) }
+            let reader = spawn { readBytes(pipe.readEnd, 8) }
+            try sleep(.milliseconds(20))
+            close(pipe.readEnd)
+            let result = try reader.get()
+            #expect(result == .failure(Errno(code: EBADF)))
+        }
+    }
+
+    @Test func dup2OverAWaitedFdWakesTheWaiterWithEBADFAndTheNumberReadsTheNewFile() throws {
+        try withPatchedHub { _ in
+            let waited = try Pipe()
+            let other = try Pipe()
+            defer {
+                waited.closeBoth()
+                other.closeBoth()
+            }
+            let reader = spawn { readBytes(waited.readEnd, 8) }
+            try sleep(.milliseconds(20))
+            #expect(dup2(other.readEnd, waited.readEnd) == waited.readEnd)
+            #expect(try reader.get() == .failure(Errno(code: EBADF)))
+            #expect(write(other.writeEnd, "new", 3) == 3)
+            #expect(try readBytes(waited.readEnd, 8).get() == Array("new".utf8))
+        }
+    }
+
+    @Test func aTimeoutInterruptsAnUnawareCallAndRunUnawareRethrowsIt() throws {
+        try withPatchedHub { _ in
+            let pipe = try Pipe()
+            defer { pipe.closeBoth() }
+            var readResult: Result<[UInt8], Errno>?
+            let timeout = Timeout(.milliseconds(50))
+            do {
+                try timeout.start()
+                defer { timeout.cancel() }
+                try Monkey.runUnaware {
+                    readResult = readBytes(pipe.readEnd, 8)
+                }
+                Issue.record("runUnaware returned instead of throwing the timeout")
+            } catch let fired as Timeout where fired === timeout {
+                #expect(readResult == .failure(Errno(code: ETIMEDOUT)))
+            }
+        }
+    }
+
+    @Test func aKilledGreenletsUnawareCallFailsWithECANCELED() throws {
+        try withPatchedHub { _ in
+            let pipe = try Pipe()
+            defer { pipe.closeBoth() }
+            let reader = spawn { readBytes(pipe.readEnd, 8) }
+            try sleep(.milliseconds(20))
+            try reader.kill(block: false)
+            try reader.join()
+            #expect(reader.value == .failure(Errno(code: ECANCELED)))
+        }
+    }
+
+    @Test func hundredGreenletsRunUnawareClientsConcurrently() throws {
+        var port: Int32 = 0
+        #expect(shim_test_delay_server_start(200, &port) == 0)
+        defer { shim_test_delay_server_stop() }
+        try withPatchedHub { _ in
+            let start = ContinuousClock.now
+            let clients = (0..<100).map { index in
+                spawn { () -> String in
+                    var reply = [UInt8](repeating: 0, count: 128)
+                    let n = reply.withUnsafeMutableBytes { buffer in
+                        shim_test_unaware_request(port, "client \(index)\n", buffer.baseAddress, buffer.count)
+                    }
+                    return n < 0 ? "error \(-n)" : String(decoding: reply[..<Int(n)], as: UTF8.self)
+                }
+            }
+            try joinAll(clients)
+            let elapsed = millisecondsSince(start)
+            for (index, client) in clients.enumerated() {
+                #expect(client.value == "echo: client \(index)\n")
+            }
+            #expect(elapsed >= 190)
+            #expect(elapsed < 100 * 200 / 4, "100 requests answered after 200 ms each were not concurrent")
+        }
+    }
+
+    @Test func lookupsRunOnNativeThreadsWhileOthersRun() throws {
+        try withPatchedHub { _ in
+            let ticker = Ticker(every: .milliseconds(1))
+            let lookups = (0..<20).map { _ in
+                spawn { () -> Int32 in
+                    var hints = addrinfo()
+                    hints.ai_family = AF_INET
+                    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+                    var result: UnsafeMutablePointer<addrinfo>?
+                    let status = getaddrinfo("localhost", "80", &hints, &result)
+                    freeaddrinfo(result)
+                    return status
+                }
+            }
+            let before = gevent_shim_cooperative_calls()
+            try joinAll(lookups)
+            #expect(lookups.allSatisfy { $0.value == 0 })
+            #expect(gevent_shim_cooperative_calls() >= before + 20, "every lookup went to a native thread")
+            try ticker.stop()
+        }
+    }
+}
+
+extension MonkeyTests {
+    /// The linker exports an executable's definitions of symbols that a shared library of the link (libc)
+    /// also defines, so the dynamic linker binds every library's calls to them: no -rdynamic needed.
+    @Test func theInterposersInThisExecutableComeBeforeLibcForEveryLibrary() throws {
+        let executable = realPath("/proc/self/exe")
+        let names = [
+            "read", "write", "recv", "send", "recvmsg", "sendmsg", "connect", "accept4", "poll", "select",
+            "nanosleep", "usleep", "close", "dup2", "fcntl", "fcntl64", "getaddrinfo", "gethostbyname_r",
+            "__read_chk", "__recv_chk", "__poll_chk",
+        ]
+        for name in names {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+                Issue.record("\(name) is not visible to dlsym")
+                continue
+            }
+            let image = shim_test_image_of(symbol).map { realPath(String(cString: $0)) } ?? "?"
+            #expect(image == executable, "\(name) resolves to \(image), not to the interposer in the executable")
+        }
+    }
+
+    @Test func aCloseOnAnotherThreadWakesTheWaiterWithEBADF() throws {
+        try withPatchedHub { _ in
+            let pipe = try Pipe()
+            defer { close(pipe.writeEnd) }
+            let reader = spawn { readBytes(pipe.readEnd, 8) }
+            try sleep(.milliseconds(20))
+            let fd = pipe.readEnd
+            var thread = pthread_t()
+            let box = Unmanaged.passRetained(FDBox(fd)).toOpaque()
+            #expect(
+                pthread_create(
+                    &thread,
+                    nil,
+                    { argument in
+                        let fd = Unmanaged<FDBox>.fromOpaque(argument!).takeRetainedValue().fd
+                        close(fd)
+                        return nil
+                    },
+                    box
+                ) == 0
+            )
+            let result = try reader.get()
+            pthread_join(thread, nil)
+            #expect(result == .failure(Errno(code: EBADF)))
+        }
+    }
+}
+
+/// An fd handed to a native thread.
+final class FDBox: @unchecked Sendable {
+    // Immutable.
+    let fd: Int32
+
+    init(_ fd: Int32) {
+        self.fd = fd
+    }
+}

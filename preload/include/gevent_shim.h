@@ -1,0 +1,88 @@
+// swift-gevent: the interface between the libc interposers (preload/*.c) and the Swift side of the shim
+// (Sources/Gevent/Monkey). Swift imports this header; C programs use gevent.h instead.
+//
+// The interposers decide in C whether a call may become cooperative and do every syscall themselves; they
+// enter Swift only to wait (for fds, a timer, a native thread), through the few `gevent_shim_*` functions
+// declared in preload/shim.h and implemented with @_cdecl in Sources/Gevent/Monkey/ShimEntryPoints.swift.
+#ifndef GEVENT_SHIM_H
+#define GEVENT_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The areas a program can patch (Monkey.Area in Swift, GEVENT_PATCH in preload mode), as bits.
+enum {
+    GEVENT_SHIM_AREA_SOCKET = 1u << 0, ///< sockets, pipes and other pollable fds: I/O, accept, connect
+    GEVENT_SHIM_AREA_DNS = 1u << 1,    ///< getaddrinfo, getnameinfo, gethostbyname*, gethostbyaddr*
+    GEVENT_SHIM_AREA_TIME = 1u << 2,   ///< sleep, usleep, nanosleep, clock_nanosleep
+    GEVENT_SHIM_AREA_SELECT = 1u << 3, ///< poll, ppoll, select, pselect
+    GEVENT_SHIM_AREA_THREAD = 1u << 4, ///< reserved: pthreads as greenlets (not implemented)
+    GEVENT_SHIM_AREA_ALL = (1u << 5) - 1,
+};
+
+/// How a cooperative wait ended (what the Swift entry points return to the interposers).
+enum {
+    GEVENT_SHIM_READY = 0,         ///< an fd became ready, the sleep or the offloaded call finished
+    GEVENT_SHIM_TIMED_OUT = 1,     ///< the deadline passed first
+    GEVENT_SHIM_CLOSED = 2,        ///< a waited fd was closed (close, dup2, dup3) by someone else
+    GEVENT_SHIM_CANCELLED = 3,     ///< an error (a kill) was thrown into the greenlet: fail with ECANCELED
+    GEVENT_SHIM_TIMEOUT_ERROR = 4, ///< a gevent Timeout was thrown into the greenlet: fail with ETIMEDOUT
+    GEVENT_SHIM_CANNOT_WAIT = 5,   ///< no greenlet could wait here (the hub itself): do the real blocking call
+};
+
+/// Readiness a wait is for (the libev bits, so Swift passes them straight to ev_io).
+enum {
+    GEVENT_SHIM_READABLE = 0x01,
+    GEVENT_SHIM_WRITABLE = 0x02,
+};
+
+/// One fd a greenlet waits for: what it waits for and the generation of the fd's shadow entry when the
+/// interposer last looked at it (a different generation at wait time means the fd was closed meanwhile).
+typedef struct gevent_shim_wait_item {
+    int fd;
+    int events;
+    uint32_t generation;
+} gevent_shim_wait_item;
+
+/// How the DNS area runs lookups.
+enum {
+    GEVENT_SHIM_RESOLVER_THREAD = 0, ///< on a native thread while the greenlet waits (default)
+    GEVENT_SHIM_RESOLVER_BLOCK = 1,  ///< call libc directly, blocking the hub (GEVENT_RESOLVER=block)
+};
+
+/// Sets the patched areas (a GEVENT_SHIM_AREA_* mask). Any thread.
+void gevent_shim_set_patched(unsigned mask);
+
+/// The patched areas. Any thread.
+unsigned gevent_shim_patched(void);
+
+/// Parses an area list ("all", "socket,dns,time,select,thread", "none"); unknown names are reported on
+/// stderr with the accepted names. Returns the mask.
+unsigned gevent_shim_parse_areas(const char *text);
+
+/// Sets how DNS lookups run (GEVENT_SHIM_RESOLVER_*). Any thread.
+void gevent_shim_set_resolver(int mode);
+
+/// The generation of fd's shadow entry (0 when none exists). Changes whenever the fd is closed or replaced.
+uint32_t gevent_shim_fd_generation(int fd);
+
+/// Forgets every shadow entry (tests that unpatch use it). Only when no greenlet waits in the shim.
+void gevent_shim_reset_fd_table(void);
+
+/// Reads GEVENT_PATCH and GEVENT_RESOLVER and patches accordingly (what the preload library does once,
+/// in its constructor). Returns the patched mask.
+unsigned gevent_shim_configure_from_environment(void);
+
+/// Counters for tests: how many times an interposer made a call cooperative (went to the hub), by area.
+uint64_t gevent_shim_cooperative_calls(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
