@@ -55,7 +55,7 @@ public enum Monitor {
         }
     }
 
-    private static let state = Mutex(MonitorState())
+    private static let state = LockedMonitorState()
     static let enabled = Atomic<Bool>(false)
 
     /// Starts the monitor thread (once per process); later calls only change the threshold.
@@ -168,6 +168,21 @@ public enum Monitor {
             }
         }
     }
+}
+
+/// The monitor's state behind a pthread mutex. Not Synchronization.Mutex: ThreadSanitizer does not see
+/// its synchronization, and the monitor is shared by every hub's thread.
+private final class LockedMonitorState {
+    private let lock = NativeCondition()
+    private var value = MonitorState()  // guarded by `lock`
+
+    func withLock<R>(_ body: (inout MonitorState) throws -> R) rethrows -> R {
+        try lock.withLock { try body(&value) }
+    }
+}
+
+extension LockedMonitorState: @unchecked Sendable {
+    // `value` is only read or written with `lock` held.
 }
 
 private struct MonitorState {
