@@ -30,7 +30,7 @@ struct MonitorTests {
     @Test func aGreenletThatBlocksTheThreadIsReportedWithItsSpawnSite() throws {
         try withHub {
             let reports = try collectReports {
-                let blocker = spawn { usleep(300_000) }  // a blocking call nobody made cooperative
+                let blocker = spawn { spin(milliseconds: 300) }  // CPU work that never yields
                 try blocker.join()
             }
             let report = try #require(reports.first { $0.spawnSite?.contains("MonitorTests.swift:") == true })
@@ -54,10 +54,21 @@ struct MonitorTests {
         try withHub {
             let reports = try collectReports {
                 try sleep(.zero)  // the hub has run, then main blocks the thread
-                usleep(300_000)
+                spin(milliseconds: 300)
                 try sleep(.zero)
             }
             #expect(reports.contains { $0.spawnSite == "(the main greenlet)" })
         }
     }
+}
+
+/// Keeps the thread busy without any system call the shim could make cooperative (other suites in this
+/// process may have patched `usleep`).
+func spin(milliseconds: Int) {
+    let end = ContinuousClock.now + .milliseconds(milliseconds)
+    var counter = 0
+    while ContinuousClock.now < end {
+        counter &+= 1
+    }
+    precondition(counter > 0)
 }
