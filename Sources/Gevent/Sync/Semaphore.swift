@@ -14,6 +14,8 @@
 /// Threads: every method may be called from any thread. A greenlet waits on its own hub (woken through
 /// `Hub.runThreadsafe` when another thread releases); a thread without a hub waits natively, without
 /// creating one. Fairness is FIFO per hub; between hubs, whichever wakes first takes the unit.
+///
+/// Glibc also exports a `Semaphore` type: in a file that imports both, write `Gevent.Semaphore`.
 public final class Semaphore: SemaphoreCounting {
     let linkage = Linkage(notifiesAll: false)
     // @exclusivity(unchecked): only touched with `linkage.lock` held.
