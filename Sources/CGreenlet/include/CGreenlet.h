@@ -92,6 +92,11 @@ int cgreenlet_thread_id(void);
 /// Copies at most sizeof(name)-1 bytes of `name` into `g->name`.
 void cgreenlet_set_name(cgreenlet_t *g, const char *name);
 
+/// Sets `g->name` to "spawned at FILE:LINE" without allocating: the name every unnamed greenlet gets when it
+/// starts. A path too long for the name keeps its end ("spawned at ...Module/File.swift:12"). `file` need
+/// not be NUL-terminated.
+void cgreenlet_set_spawn_site_name(cgreenlet_t *g, const uint8_t *file, size_t file_length, unsigned long line);
+
 // MARK: - Stacks and the overflow handler
 
 /// The page size, and `n` rounded up to whole pages.

@@ -16,29 +16,44 @@ enum HubCallback {
 }
 
 /// A FIFO ring buffer of hub callbacks that grows by doubling and never shrinks below its peak.
-struct CallbackQueue {
-    private var slots: ContiguousArray<HubCallback?>
+///
+/// Every greenlet hand-over goes through it (an append, then a pop), so it manages its own storage: no
+/// copy-on-write uniqueness check and no optional wrapper per slot, as an array of `HubCallback?` needs.
+/// Noncopyable, so the storage has exactly one owner (the hub) and is freed with it.
+struct CallbackQueue: ~Copyable {
+    private var slots: UnsafeMutablePointer<HubCallback>
+    private var capacity: Int  // a power of two
     private var head = 0
     private(set) var count = 0
 
     init(capacity: Int = 64) {
-        slots = ContiguousArray(repeating: nil, count: capacity)
+        precondition(capacity > 0 && capacity & (capacity - 1) == 0, "capacity must be a power of two")
+        self.capacity = capacity
+        slots = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        for i in 0..<count {
+            (slots + ((head + i) & (capacity - 1))).deinitialize(count: 1)
+        }
+        slots.deallocate()
     }
 
     var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ callback: HubCallback) {
-        if count == slots.count {
+    /// Consuming: the caller's callback (and the references in it) moves into the slot, uncopied.
+    mutating func append(_ callback: consuming HubCallback) {
+        if count == capacity {
             grow()
         }
-        slots[(head + count) & (slots.count - 1)] = callback
+        (slots + ((head + count) & (capacity - 1))).initialize(to: callback)
         count += 1
     }
 
     mutating func popFirst() -> HubCallback? {
         guard count > 0 else { return nil }
-        let callback = slots[head].take()
-        head = (head + 1) & (slots.count - 1)
+        let callback = (slots + head).move()
+        head = (head + 1) & (capacity - 1)
         count -= 1
         return callback
     }
@@ -49,11 +64,13 @@ struct CallbackQueue {
     }
 
     private mutating func grow() {
-        var bigger = ContiguousArray<HubCallback?>(repeating: nil, count: slots.count * 2)
+        let bigger = UnsafeMutablePointer<HubCallback>.allocate(capacity: capacity * 2)
         for i in 0..<count {
-            bigger[i] = slots[(head + i) & (slots.count - 1)].take()
+            (bigger + i).moveInitialize(from: slots + ((head + i) & (capacity - 1)), count: 1)
         }
+        slots.deallocate()
         slots = bigger
+        capacity *= 2
         head = 0
     }
 }
