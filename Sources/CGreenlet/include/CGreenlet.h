@@ -70,14 +70,26 @@ void cgreenlet_switch(cgreenlet_t *from, cgreenlet_t *to);
 /// `from`'s stack is gone. Never returns.
 __attribute__((noreturn)) void cgreenlet_switch_final(cgreenlet_t *from, cgreenlet_t *to);
 
+/// The thread-locals behind cgreenlet_current() and cgreenlet_thread_hub() (greenlet.c). Initial-exec and
+/// hidden: CGreenlet is always linked into the same image as its users (an executable, or the preload
+/// library), so reading one is a single %fs-relative load, which the inline accessors below let Swift
+/// code do without a call.
+extern __attribute__((tls_model("initial-exec"), visibility("hidden"))) _Thread_local cgreenlet_t
+    *cgreenlet_tls_current;
+extern __attribute__((tls_model("initial-exec"), visibility("hidden"))) _Thread_local void *cgreenlet_tls_hub;
+
 /// The greenlet running on this thread, or NULL when no hub ever ran here.
-cgreenlet_t *cgreenlet_current(void);
+static inline cgreenlet_t *cgreenlet_current(void) {
+    return cgreenlet_tls_current;
+}
 
 /// Sets the thread's current greenlet without switching (used when a hub is created or destroyed).
 void cgreenlet_set_current(cgreenlet_t *g);
 
 /// The hub of the calling thread (an unretained Swift object), or NULL.
-void *cgreenlet_thread_hub(void);
+static inline void *cgreenlet_thread_hub(void) {
+    return cgreenlet_tls_hub;
+}
 void cgreenlet_set_thread_hub(void *hub);
 
 /// Called on a thread that exits while it still has a hub, with that hub (from a pthread key destructor).

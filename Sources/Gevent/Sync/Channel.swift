@@ -41,7 +41,8 @@ public final class Channel<T> {
     // reference would give every queue a side table and slow all its retains); `unlockKeepAlive` holds it
     // strongly while an unlock is scheduled, as gevent's queued callback does.
     private lazy var unlockCallback: () -> Void = { [unowned(unsafe) self] in self.unlock() }
-    private var unlockKeepAlive: Channel<T>?
+    // AnyObject: see Queue.unlockKeepAlive.
+    private var unlockKeepAlive: AnyObject?
 
     /// Creates a channel bound to the calling thread's hub (created if needed). Never switches.
     public init() {

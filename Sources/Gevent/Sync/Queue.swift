@@ -54,12 +54,13 @@ public class Queue<T> {
     @exclusivity(unchecked)
     final var unfinishedTaskCount = 0
     final let allTasksDone: Event?
-    // Created once: scheduling the unlock pass then allocates nothing.
     // Made once, so that scheduling an unlock allocates nothing. It holds the queue unowned (a weak
     // reference would give every queue a side table and slow all its retains); `unlockKeepAlive` holds it
     // strongly while an unlock is scheduled, as gevent's queued callback does.
     private final lazy var unlockCallback: () -> Void = { [unowned(unsafe) self] in self.unlock() }
-    private final var unlockKeepAlive: Queue<T>?
+    // AnyObject, not Queue<T>: extending the lifetime of a generic type's optional needs its metadata, which an
+    // unspecialized generic instance looks up at run time (a quarter of a queue hand-over's cost).
+    private final var unlockKeepAlive: AnyObject?
 
     init(maxSize: Int?, order: QueueOrder, isBefore: ((T, T) -> Bool)? = nil, joinable: Bool) {
         if let maxSize {
