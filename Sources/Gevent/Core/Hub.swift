@@ -42,7 +42,6 @@ public final class Hub {
     private var joinSequence: UInt64?
     private var joinFinished = false
     private var linkCounter: UInt64 = 0
-    private var finishCounter: UInt64 = 0
     private let switchIntervalNanoseconds: Int64
 
     private var liveHead: AnyGreenlet?
@@ -415,11 +414,21 @@ public final class Hub {
         let accepted = threadsafeLock.withLock {
             guard !threadsafe.closed else { return false }
             threadsafe.pending.append(body)
-            // ev_async_send is thread-safe; sending under the lock keeps it ordered before destroy's close.
-            ev_async_send(loop, async)
+            threadsafe.sendersInFlight += 1
             return true
         }
-        return accepted
+        guard accepted else { return false }
+        // Sent outside the lock: the wake-up can preempt this thread at once (always when both share one
+        // CPU), and a hub that then blocked on the lock this thread still held would cost two more context
+        // switches per call. destroy() waits for senders in flight before it frees the loop.
+        ev_async_send(loop, async)
+        threadsafeLock.withLock {
+            threadsafe.sendersInFlight -= 1
+            if threadsafe.closed && threadsafe.sendersInFlight == 0 {
+                threadsafeLock.broadcast()
+            }
+        }
+        return true
     }
 
     /// Keeps the loop alive while cross-thread work the hub waits for is in flight (ThreadPool results).
@@ -468,11 +477,6 @@ public final class Hub {
     func nextLinkID() -> UInt64 {
         linkCounter &+= 1
         return linkCounter
-    }
-
-    func nextFinishOrder() -> UInt64 {
-        finishCounter &+= 1
-        return finishCounter
     }
 
     func spawnLinkGreenlet(_ body: @escaping () throws -> Void) {
@@ -562,7 +566,12 @@ public final class Hub {
             cgreenlet_switch(main.context, hubGreenlet.context)
         }
         cgreenlet_release_stack(hubGreenlet.context)
-        threadsafeLock.withLock { threadsafe.closed = true }
+        threadsafeLock.withLock {
+            threadsafe.closed = true
+            while threadsafe.sendersInFlight > 0 {
+                _ = threadsafeLock.wait(until: nil)
+            }
+        }
         callbacks.removeAll()
         if idleActive { ev_idle_stop(loop, idle) }
         ev_ref(loop)
@@ -606,6 +615,8 @@ extension Hub: @unchecked Sendable {
 struct ThreadsafeQueue {
     var pending: [@Sendable () -> Void] = []
     var closed = false
+    /// runThreadsafe calls between queueing and the end of their ev_async_send.
+    var sendersInFlight = 0
 }
 
 /// The smallest-free-number allocator behind ``AnyGreenlet/minimalIdent``.

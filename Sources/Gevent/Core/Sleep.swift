@@ -15,7 +15,8 @@ public func sleep(_ duration: Duration) throws {
     let hub = Hub.current
     let greenlet = try hub.blockableGreenlet("sleep")
     let sequence = greenlet.beginBlock(waitingFor: "sleep")
-    if duration <= .zero {
+    // attoseconds is inlined; `duration <= .zero` would call into the runtime twice per sleep(.zero).
+    if duration.attoseconds <= 0 {
         hub.enqueue(.resume(greenlet, sequence))
         try hub.block(greenlet)
         return

@@ -61,8 +61,10 @@ final class ThreadPoolWorkers {
                     startThread = true
                 }
             }
-            condition.signal()
         }
+        // Signalled after unlocking: a worker woken while the mutex is still held (at once, when it shares
+        // the CPU) would only block on the mutex and cost two more context switches.
+        condition.signal()
         if startThread {
             startWorkerThread()
         }
@@ -122,9 +124,13 @@ final class ThreadPoolWorkers {
         pthread_setspecific(workerKey, Unmanaged.passUnretained(self).toOpaque())
         condition.lock()
         while true {
-            if let task = tasks.popFirst() {
+            var next = tasks.popFirst()
+            if next != nil {
                 condition.unlock()
-                task.run()
+                next!.run()
+                // Released before relocking: the task's captures may hold the last reference to the pool,
+                // whose deinit stops the workers under this same (non-recursive) mutex.
+                next = nil
                 condition.lock()
                 continue
             }

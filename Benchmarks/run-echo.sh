@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The echo benchmark of issue 4: swift-gevent's EchoServer against the C epoll server, SwiftNIO on one
+# EventLoop, Go with GOMAXPROCS=1 and gevent, in one run, with the harness of ../shared/bench (64-byte
+# ping-pong, servers pinned to CPU 0, load generator to CPU 1). Prints the harness's rows, then the ratios
+# of round trips per server CPU-second (ours ÷ peer) at each connection count.
+#
+#   Benchmarks/run-echo.sh               # 1, 100 and 1000 connections (~2.5 min once built)
+#   Benchmarks/run-echo.sh 100           # only 100
+#   Benchmarks/run-echo.sh -o FILE.md 1 100 1000
+#
+# Environment: BENCH, BENCH_BUILD, BENCH_VENV, SKIP_SETUP as for run-core.sh; the harness's DURATION,
+# WARMUP, SIZE, SERVER_CPU, LOAD_CPU, BUSY_POLL.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+BENCH="${BENCH:-$(cd "$ROOT/.." && pwd)/shared/bench}"
+export BENCH_BUILD="${BENCH_BUILD:-$HERE/.build-peers}"
+export BENCH_VENV="${BENCH_VENV:-$BENCH_BUILD/venv}"
+OUT_FILE=""
+if [ "${1:-}" = -o ]; then OUT_FILE="$2"; shift 2; fi
+if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0; fi
+CONNS_LIST=("$@"); [ ${#CONNS_LIST[@]} -gt 0 ] || CONNS_LIST=(1 100 1000)
+
+[ -d "$BENCH" ] || { echo "run-echo.sh: the peer harness is not at $BENCH; set BENCH=/path/to/shared/bench" >&2; exit 1; }
+# shellcheck source=/dev/null
+source "$BENCH/lib/common.sh"
+
+if [ "${SKIP_SETUP:-0}" != 1 ] && [ ! -x "$BENCH_VENV/bin/python" ]; then
+    "$BENCH/setup.sh" || die "setup.sh failed"
+fi
+"$BENCH/build.sh" core go nio >&2 || die "the peer build failed"
+(cd "$ROOT" && swift build -c release --product EchoServer >&2) || die "swift build failed"
+OURS="$ROOT/.build/release/EchoServer"
+
+mkdir -p "$HERE/results"
+RAW="$HERE/results/echo-$(date -u +%Y%m%d-%H%M%S).raw"
+REPORT="$(mktemp)"
+out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+command_for() { # NAME -> the server command ({port} is replaced by the harness)
+    case "$1" in
+    c-epoll | c-epoll#2) echo "$(printf '%q' "$BIN/epoll_server") {port} echo" ;;
+    swift-gevent) echo "$(printf '%q' "$OURS") {port}" ;;
+    nio-1loop) echo "$(printf '%q' "$BIN/nio-echo") {port} echo" ;;
+    go-gomaxprocs1) echo "env GOMAXPROCS=1 $(printf '%q' "$BIN/go-server") {port} echo" ;;
+    gevent) echo "$(printf '%q' "$BENCH_VENV/bin/python") $(printf '%q' "$BENCH/peers/gevent/server.py") {port} echo" ;;
+    esac
+}
+
+ORDER=(c-epoll swift-gevent nio-1loop go-gomaxprocs1 gevent c-epoll#2)
+log "[run-echo] machine busy before: $(machine_busy_pct 1)% of all CPUs; raw lines: $RAW"
+out "# Echo, ${SIZE}-byte ping-pong: swift-gevent against the peers, one run"
+out ""
+out "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); ${WARMUP} s warm-up + ${DURATION} s per case; servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU"
+out "- command: \`Benchmarks/run-echo.sh ${CONNS_LIST[*]}\`; raw lines: \`Benchmarks/results/$(basename "$RAW")\`"
+out ""
+out "$ECHO_HEADER"
+out "$ECHO_RULE"
+SUMMARY=()
+for c in "${CONNS_LIST[@]}"; do
+    declare -A PER_CPU=()
+    rows=()
+    for name in "${ORDER[@]}"; do
+        echo_case "$name" "$SERVER_CPU" "$(command_for "$name")" "$c"
+        echo "$CASE_LINE" >>"$RAW"
+        rows+=("$CASE_LINE")
+        PER_CPU[$name]=$(per_cpu "$(kv "$CASE_LINE" rt_per_s)" "$(kv "$CASE_LINE" srv_cpu_pct)")
+        log "[run-echo] $name @ $c: $(kv "$CASE_LINE" rt_per_s)/s, ${PER_CPU[$name]} per server CPU-s ($(kv "$CASE_LINE" status))"
+    done
+    base=$(mean "$(kv "${rows[0]}" rt_per_s)" "$(kv "${rows[${#rows[@]}-1]}" rt_per_s)")
+    for l in "${rows[@]}"; do out "$(echo_row "$l" "$base")"; done
+    epoll=$(mean "${PER_CPU[c-epoll]}" "${PER_CPU[c-epoll#2]}")
+    ours=${PER_CPU[swift-gevent]}
+    SUMMARY+=("| $c | $(fmt_num "$ours") | $(ratio "$ours" "$epoll") | $(ratio "$ours" "${PER_CPU[nio-1loop]}") | $(ratio "$ours" "${PER_CPU[go-gomaxprocs1]}") | $(ratio "$ours" "${PER_CPU[gevent]}") |")
+    unset PER_CPU
+done
+out ""
+out "Round trips per server CPU-second, swift-gevent ÷ peer (targets: ≥ 0.85× C epoll, ≥ 1.3× NIO, ≥ 1.2× Go, ≥ 2.5× gevent):"
+out ""
+out "| conns | swift-gevent per CPU-s | vs C epoll (mean of 2) | vs NIO 1 loop | vs Go GOMAXPROCS=1 | vs gevent |"
+out "|---:|---:|---:|---:|---:|---:|"
+for s in "${SUMMARY[@]}"; do out "$s"; done
+out ""
+out "_background CPU busy after: $(machine_busy_pct 1)% of all CPUs_"
+[ -n "$OUT_FILE" ] && cp "$REPORT" "$OUT_FILE" && log "[run-echo] report written to $OUT_FILE"
+rm -f "$REPORT"
