@@ -59,7 +59,9 @@ func procStatusKiB(_ field: String) -> Int {
     while fgets(&line, Int32(line.count), file) != nil {
         let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if text.hasPrefix(prefix) {
-            return Int(text.dropFirst(prefix.count).split(separator: " ").first ?? "") ?? -1
+            // "VmRSS:\t  123456 kB": the number is the first field after the colon, past tabs and spaces.
+            let fields = text.dropFirst(prefix.count).split { $0 == " " || $0 == "\t" || $0 == "\n" }
+            return Int(fields.first ?? "") ?? -1
         }
     }
     return -1

@@ -56,6 +56,8 @@ public class AnyGreenlet {
 
     /// The error the greenlet ended with, GreenletExit included.
     var failure: (any Error)?
+    /// When it finished, relative to the hub's other greenlets (joinAll reports them in this order).
+    var finishOrder: UInt64 = 0
     // Unchecked: every join and wait links and unlinks here, and a dynamic exclusivity check costs a call
     // into the runtime and a thread-local lookup per access. No access can overlap another: appends,
     // removals and reads call no user code (notifyLinks runs each callback after removing its entry).
@@ -402,6 +404,7 @@ public class AnyGreenlet {
             localStorage = nil
             storage.release(from: self)
         }
+        finishOrder = hub.nextFinishOrder()
         if let error, !(error is GreenletExit) {
             hub.reportError(error, in: self, context: nil)
         }

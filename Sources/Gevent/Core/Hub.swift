@@ -42,6 +42,7 @@ public final class Hub {
     private var joinSequence: UInt64?
     private var joinFinished = false
     private var linkCounter: UInt64 = 0
+    private var finishCounter: UInt64 = 0
     private let switchIntervalNanoseconds: Int64
 
     private var liveHead: AnyGreenlet?
@@ -477,6 +478,11 @@ public final class Hub {
     func nextLinkID() -> UInt64 {
         linkCounter &+= 1
         return linkCounter
+    }
+
+    func nextFinishOrder() -> UInt64 {
+        finishCounter &+= 1
+        return finishCounter
     }
 
     func spawnLinkGreenlet(_ body: @escaping () throws -> Void) {
