@@ -208,6 +208,57 @@ struct StreamServerTests {
         }
     }
 
+    @Test func aServerSpawningIntoAUserPoolSharesItsSlotsAndResumesWhenAnyMemberFinishes() throws {
+        try withHub {
+            let pool = Pool(size: 2)
+            var releaseOther = false
+            // A pool member that is not a handler holds one of the two slots.
+            let other = try pool.spawn {
+                while !releaseOther { try sleep(.milliseconds(5)) }
+            }
+            var releaseHandler = false
+            let server = try StreamServer(listener: "127.0.0.1:0", spawn: .pool(pool)) { client, _ in
+                let reader = client.makeReader()
+                defer { reader.close() }
+                let line = try reader.readLine()
+                if line == Array("LONG\n".utf8) {
+                    while !releaseHandler { try sleep(.milliseconds(5)) }
+                    try client.sendAll(Array("DONE".utf8))
+                } else {
+                    try client.sendAll(Array("PONG".utf8))
+                }
+            }
+            try server.start()
+            let long = spawn { try exchange(server.address, "LONG\n").reply }
+            try sleep(.milliseconds(30))
+            #expect(server.activeHandlers == 1)
+            #expect(pool.count == 2 && pool.freeCount == 0)
+            // Full: the next connection waits in the backlog.
+            let (reply, timedOut) = try exchange(server.address, "PING\n", timeout: .milliseconds(30))
+            #expect(timedOut && reply.isEmpty)
+            // The other member finishing frees a slot, and the server accepts again.
+            releaseOther = true
+            _ = try other.join()
+            #expect(try exchange(server.address, "PING\n").reply == "PONG")
+            releaseHandler = true
+            #expect(try long.get() == "DONE")
+            try server.stop()
+            #expect(pool.count == 0)
+        }
+    }
+
+    @Test func aPoolOfAnotherThreadIsRefused() throws {
+        final class PoolBox: @unchecked Sendable { var pool: Pool? }
+        let box = PoolBox()
+        let thread = try NativeThread { box.pool = Pool(size: 1) }
+        thread.join()
+        try withHub {
+            #expect(throws: ServerError.self) {
+                _ = try StreamServer(listener: "127.0.0.1:0", spawn: .pool(box.pool!), handler: pingHandler)
+            }
+        }
+    }
+
     @Test func stopWaitsForHandlersThenKillsTheRest() throws {
         try withHub {
             var finishedNormally = 0

@@ -1,13 +1,10 @@
 /// The greenlets running a server's handlers, optionally bounded: the seam between the servers and the
-/// way handlers are spawned.
-///
-/// Today it counts and tracks plain greenlets itself (``SpawnPolicy``). When issue 3's `Pool` lands, a
-/// `SpawnPolicy.pool(Pool)` case maps onto the same four operations: `isFull` is the pool's `freeCount ==
-/// 0`, `spawn` is `pool.spawn`, `slotFreed` is a raw link on the pool's semaphore, `join`/`kill` are the
-/// pool's. Hub thread only.
+/// way handlers are spawned (``SpawnPolicy``): plain greenlets counted here, or members of a user's
+/// ``Pool``, whose freed slots (by any member) resume accepting. Hub thread only.
 final class HandlerGroup {
     let hub: Hub
     let limit: Int?
+    private let pool: Pool?
     private var running: [ObjectIdentifier: AnyGreenlet] = [:]
     /// Called when a handler finishes (the server resumes accepting if it paused because it was full).
     var slotFreed: (() -> Void)?
@@ -19,17 +16,36 @@ final class HandlerGroup {
         switch policy {
         case .unlimited:
             limit = nil
+            pool = nil
         case .limit(let size):
             guard size >= 1 else {
                 throw ServerError(message: "SpawnPolicy.limit(\(size)): the limit must be at least 1")
             }
             limit = size
+            pool = nil
+        case .pool(let pool):
+            guard pool.hub === hub else {
+                throw ServerError(
+                    message: "SpawnPolicy.pool: the pool belongs to another thread's hub; create it on the "
+                        + "server's thread"
+                )
+            }
+            limit = pool.size
+            self.pool = pool
+            pool.slotFreedObservers[ObjectIdentifier(self)] = { [unowned self] in self.slotFreed?() }
         }
+    }
+
+    deinit {
+        pool?.slotFreedObservers[ObjectIdentifier(self)] = nil
     }
 
     var count: Int { running.count }
 
     var isFull: Bool {
+        if let pool {
+            return pool.freeCount == 0
+        }
         guard let limit else { return false }
         return running.count >= limit
     }
@@ -43,12 +59,21 @@ final class HandlerGroup {
             try body()
         }
         running[ObjectIdentifier(greenlet)] = greenlet
+        if let pool {
+            // The server checks isFull inside the same hub callback before accepting, so a slot is free.
+            // Should the add fail all the same, the connection is still served, outside the pool, rather
+            // than dropped.
+            try? pool.add(greenlet, block: false)
+        }
         greenlet.start()
     }
 
     private func finished(_ id: ObjectIdentifier) {
         running[id] = nil
-        slotFreed?()
+        // With a pool, its slot is freed after this (by the pool's link), and the pool tells slotFreed.
+        if pool == nil {
+            slotFreed?()
+        }
     }
 
     /// Waits up to `timeout` for every handler to finish; `true` if they did. May switch greenlets.

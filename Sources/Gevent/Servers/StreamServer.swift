@@ -47,7 +47,7 @@ public final class StreamServer {
     /// - Parameters:
     ///   - listener: where to listen.
     ///   - backlog: the kernel's queue of connections not yet accepted.
-    ///   - spawn: ``SpawnPolicy/unlimited`` (default) or ``SpawnPolicy/limit(_:)``.
+    ///   - spawn: ``SpawnPolicy/unlimited`` (default), ``SpawnPolicy/limit(_:)`` or ``SpawnPolicy/pool(_:)``.
     ///   - handler: called in a new greenlet for every connection.
     /// - Throws: ``ServerError`` for a listener text that cannot be parsed or a limit below 1;
     ///   ``ResolverError`` for a host name that does not resolve.

@@ -64,5 +64,13 @@ public final class Pool: Group {
 
     override func releaseSlot() {
         slots?.release()
+        guard !slotFreedObservers.isEmpty else { return }
+        for observer in Array(slotFreedObservers.values) {
+            observer()
+        }
     }
+
+    /// Told after every freed slot: servers spawning their handlers into this pool resume accepting.
+    /// Hub thread only.
+    var slotFreedObservers: [ObjectIdentifier: () -> Void] = [:]
 }
