@@ -222,6 +222,73 @@ struct QueueTests {
         }
     }
 
+    @Test func aGetterWokenByAPutRunsBeforeAKillQueuedAfterIt() throws {
+        // As in gevent: the put queues the getter's wake-up (gevent: the unlock pass) before the kill's
+        // callback, so the getter takes its item and finishes; the kill then finds nothing to do.
+        try withHub {
+            let queue = Queue<Int>()
+            let first = spawn { try queue.get() }
+            let second = spawn { try queue.get() }
+            try sleep(.zero)
+            try queue.put(1)
+            try first.kill(block: false)
+            #expect(try first.get(timeout: .seconds(1)) == 1)
+            #expect(!second.isReady)
+            try queue.put(2)
+            #expect(try second.get(timeout: .seconds(1)) == 2)
+            #expect(queue.isEmpty)
+        }
+    }
+
+    @Test func aGetterWhoseItemWasTakenMeanwhileKeepsItsPlaceInLine() throws {
+        try withHub {
+            let queue = Queue<Int>()
+            var order: [String] = []
+            let first = spawn {
+                let item = try queue.get()
+                order.append("first:\(item)")
+            }
+            let second = spawn {
+                let item = try queue.get()
+                order.append("second:\(item)")
+            }
+            try sleep(.zero)
+            try queue.put(1)
+            // Taken by a get that does not wait, before the woken getter runs.
+            let stolen = try queue.tryGet()
+            #expect(stolen == 1)
+            try sleep(.zero)
+            try queue.put(2)
+            try queue.put(3)
+            try joinAll([first, second], raiseError: true)
+            #expect(order == ["first:2", "second:3"])
+        }
+    }
+
+    @Test func oneItemWakesAWaitingPeekerAndTheGetterBehindIt() throws {
+        try withHub {
+            let queue = Queue<Int>()
+            let peeker = spawn { try queue.peek() }
+            let getter = spawn { try queue.get() }
+            try sleep(.zero)
+            try queue.put(7)
+            #expect(try peeker.get(timeout: .seconds(1)) == 7)
+            #expect(try getter.get(timeout: .seconds(1)) == 7)
+            #expect(queue.isEmpty)
+        }
+    }
+
+    @Test func anImmediateShutdownAfterAHandOffFailsTheClaimedGetter() throws {
+        try withHub {
+            let queue = Queue<Int>()
+            let getter = spawn { try queue.get() }
+            try sleep(.zero)
+            try queue.put(1)
+            queue.shutdown(immediate: true)
+            #expect(throws: QueueShutDown.self) { try getter.get(timeout: .seconds(1)) }
+        }
+    }
+
     @Test func aGetterKilledInTheSameRoundAsAPutDoesNotSwallowTheItem() throws {
         try withHub {
             let queue = Queue<Int>()

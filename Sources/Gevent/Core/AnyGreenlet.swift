@@ -51,6 +51,9 @@ public class AnyGreenlet {
     // Blocking protocol (see Hub.block): a wake-up must carry the sequence number of the current block.
     var blocked = false
     var blockSeq: UInt64 = 0
+    /// The wait (a ``blockSeq``) for which a queue has claimed this greenlet as the getter of an item it
+    /// just stored: woken, it takes that item (Queue's direct hand-off).
+    var claimedSeq: UInt64 = 0
     var resumeError: (any Error)?
     var waitingFor: StaticString = "nothing"
 

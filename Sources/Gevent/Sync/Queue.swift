@@ -9,9 +9,10 @@
 /// - ``put(_:block:timeout:)`` into a queue with room and ``get(block:timeout:)`` from a queue with items
 ///   never switch greenlets; when the other side has waiters, they are woken on the hub's next callback
 ///   round.
-/// - Blocked putters and getters are served in the order they arrived; a woken getter takes its item before
-///   anyone else runs, and a getter that gives up (timeout, kill) never loses an item: it stays queued for
-///   the next one.
+/// - Blocked putters and getters are served in the order they arrived. A put hands its item to the first
+///   waiting getter, whose wake-up is queued as one hub callback. If a get that does not wait takes the item
+///   before that getter runs, the getter goes on waiting, still first in line. A getter that gives up
+///   (timeout, kill) never loses an item: it stays queued for the next one.
 /// - Calls from inside the hub (raw links, `Hub.runCallback`) never block: a put into a full queue hands
 ///   items to waiting getters or throws ``QueueFull``; a get from an empty queue takes from waiting putters
 ///   or throws ``QueueEmpty``.
@@ -50,6 +51,10 @@ public class Queue<T> {
     private final var handedOffSequence: UInt64 = 0
     @exclusivity(unchecked)
     private final var shutDown = false
+    // Getters that a put took off `getters` for the item it stored, woken by a `.resume` callback and not
+    // yet run: that many items are spoken for.
+    @exclusivity(unchecked)
+    private final var pendingClaims = 0
     // JoinableQueue's task count; `allTasksDone` is nil for a plain queue.
     @exclusivity(unchecked)
     final var unfinishedTaskCount = 0
@@ -152,7 +157,7 @@ public class Queue<T> {
         if shutDown { throw QueueShutDown() }
         if items.count < limit {
             store(item)
-            if !getters.isEmpty { scheduleUnlock() }
+            claimGetter()
             return
         }
         if hub.isInHub {
@@ -280,17 +285,40 @@ public class Queue<T> {
         let greenlet = try hub.blockableGreenlet(operation)
         let start = timeout == nil ? 0 : monotonicNanoseconds()
         var remaining = timeout
+        var atFront = false
         while true {
             let sequence = greenlet.beginBlock(waitingFor: operation)
-            getters.append(QueueWaiter(greenlet: greenlet, sequence: sequence))
+            let waiter = QueueWaiter(greenlet: greenlet, sequence: sequence)
+            if atFront {
+                getters.prepend(waiter)
+            } else {
+                getters.append(waiter)
+            }
             if !putters.isEmpty { scheduleUnlock() }
             do {
                 try hub.block(greenlet, timeout: remaining)
             } catch {
-                removeGetter(greenlet, sequence)
+                if greenlet.claimedSeq == sequence {
+                    // Claimed for an item, then interrupted: the item goes to the next getter.
+                    pendingClaims -= 1
+                    claimGetter()
+                } else {
+                    removeGetter(greenlet, sequence)
+                }
                 throw error
             }
-            if wasHandedOff(greenlet, sequence) {
+            if greenlet.claimedSeq == sequence {
+                pendingClaims -= 1
+                if items.count > 0 {
+                    if removing { return take() }
+                    // A peek leaves the item: the next getter may have it.
+                    claimGetter()
+                    return first()
+                }
+                // Taken meanwhile by a get that did not wait: wait again, first in line.
+                if shutDown { throw QueueShutDown() }
+                atFront = true
+            } else if wasHandedOff(greenlet, sequence) {
                 // A hand-off wakes a getter only when an item is there, and the getter runs at once.
                 if items.count > 0 { return removing ? take() : first() }
             } else {
@@ -375,6 +403,17 @@ public class Queue<T> {
         if unfinishedTaskCount == 0 { allTasksDone?.set() }
     }
 
+    /// Direct hand-off: when an item was just stored and more items than claims are queued, takes the first
+    /// waiting getter off the list and queues its resumption (a hub callback, in the order gevent's unlock
+    /// pass would have woken it); woken, it takes an item. Never switches.
+    @inline(__always)
+    private final func claimGetter() {
+        guard items.count > pendingClaims, let getter = getters.popFirst() else { return }
+        pendingClaims += 1
+        getter.greenlet.claimedSeq = getter.sequence
+        hub.enqueue(.resume(getter.greenlet, getter.sequence))
+    }
+
     @inline(__always)
     private final func scheduleUnlock() {
         guard !unlockScheduled else { return }
@@ -399,7 +438,7 @@ public class Queue<T> {
                 store(putterItems.removeFirst())
                 wake(putter.greenlet, putter.sequence)
             }
-            if !getters.isEmpty && items.count > 0 {
+            if !getters.isEmpty && items.count > pendingClaims {
                 progressed = true
                 wake(getters.popFirst()!)
             }
