@@ -44,7 +44,7 @@ public class Queue<T> {
     private final var putters = Ring<QueueWaiter>()
     @exclusivity(unchecked)
     private final var unlockScheduled = false
-    // The waiter a hand-off just woke, so that it can tell that from a timeout.
+    // The putter a hand-off just woke, so that it can tell that from a timeout (getters use claimedSeq).
     @exclusivity(unchecked)
     private final var handedOffTo: ObjectIdentifier?
     @exclusivity(unchecked)
@@ -163,7 +163,7 @@ public class Queue<T> {
         if hub.isInHub {
             // Nobody can wait inside the hub: let the waiting getters take items to make room.
             while !getters.isEmpty && items.count > 0 && items.count >= limit {
-                wake(getters.popFirst()!)
+                wakeGetterNow(getters.popFirst()!)
             }
             guard items.count < limit else { throw QueueFull() }
             store(item)
@@ -276,7 +276,7 @@ public class Queue<T> {
             // Nobody can wait inside the hub: take from the waiting putters.
             while let putter = putters.popFirst() {
                 store(putterItems.removeFirst())
-                wake(putter.greenlet, putter.sequence)
+                wakePutter(putter.greenlet, putter.sequence)
                 if items.count > 0 { return removing ? take() : first() }
             }
             throw QueueEmpty()
@@ -318,9 +318,6 @@ public class Queue<T> {
                 // Taken meanwhile by a get that did not wait: wait again, first in line.
                 if shutDown { throw QueueShutDown() }
                 atFront = true
-            } else if wasHandedOff(greenlet, sequence) {
-                // A hand-off wakes a getter only when an item is there, and the getter runs at once.
-                if items.count > 0 { return removing ? take() : first() }
             } else {
                 removeGetter(greenlet, sequence)
                 if shutDown {
@@ -409,9 +406,22 @@ public class Queue<T> {
     @inline(__always)
     private final func claimGetter() {
         guard items.count > pendingClaims, let getter = getters.popFirst() else { return }
+        claim(getter)
+        hub.enqueue(.resume(getter.greenlet, getter.sequence))
+    }
+
+    /// Claims `getter`, just taken off the list, for an item and switches into it now (from the hub): it
+    /// takes an item and runs until it blocks again.
+    @inline(__always)
+    private final func wakeGetterNow(_ getter: QueueWaiter) {
+        claim(getter)
+        hub.resume(getter.greenlet, sequence: getter.sequence)
+    }
+
+    @inline(__always)
+    private final func claim(_ getter: QueueWaiter) {
         pendingClaims += 1
         getter.greenlet.claimedSeq = getter.sequence
-        hub.enqueue(.resume(getter.greenlet, getter.sequence))
     }
 
     @inline(__always)
@@ -436,24 +446,20 @@ public class Queue<T> {
                 progressed = true
                 let putter = putters.popFirst()!
                 store(putterItems.removeFirst())
-                wake(putter.greenlet, putter.sequence)
+                wakePutter(putter.greenlet, putter.sequence)
             }
             if !getters.isEmpty && items.count > pendingClaims {
                 progressed = true
-                wake(getters.popFirst()!)
+                wakeGetterNow(getters.popFirst()!)
             }
             if !progressed { return }
         }
     }
 
+    /// Switches into a putter that was just taken off the list (from the hub), its item stored; it runs until
+    /// it blocks again.
     @inline(__always)
-    private final func wake(_ waiter: QueueWaiter) {
-        wake(waiter.greenlet, waiter.sequence)
-    }
-
-    /// Switches into a waiter that was just taken off a list (from the hub); it runs until it blocks again.
-    @inline(__always)
-    private final func wake(_ greenlet: AnyGreenlet, _ sequence: UInt64) {
+    private final func wakePutter(_ greenlet: AnyGreenlet, _ sequence: UInt64) {
         handedOffTo = ObjectIdentifier(greenlet)
         handedOffSequence = sequence
         hub.resume(greenlet, sequence: sequence)
