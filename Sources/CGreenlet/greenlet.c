@@ -73,7 +73,6 @@ void cgreenlet_set_current(cgreenlet_t *g) {
     tls_current = g;
 }
 
-
 // A thread that ends while it still has a hub gets it destroyed by a pthread key destructor, so its loop's
 // file descriptors and its greenlets' stacks are not leaked.
 static pthread_key_t hub_key;
@@ -261,7 +260,7 @@ void cgreenlet_switch_final(cgreenlet_t *from, cgreenlet_t *to) {
 #ifdef CGREENLET_TSAN
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-    errno = to->saved_errno; // see cgreenlet_switch
+    *thread_errno() = to->saved_errno; // see cgreenlet_switch
     // The saved stack pointer of a dead greenlet is never used; it must still go somewhere that is not
     // this stack frame (under ASan, locals whose address is taken live on a fake stack that the switch
     // above has just released).

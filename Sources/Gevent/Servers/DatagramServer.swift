@@ -41,8 +41,9 @@ public final class DatagramServer {
     ///
     /// - Parameters:
     ///   - listener: where to receive, e.g. "127.0.0.1:9000" or ":9000".
-    ///   - spawn: ``SpawnPolicy/unlimited`` (default), ``SpawnPolicy/limit(_:)`` or ``SpawnPolicy/pool(_:)`` (datagrams wait in the
-    ///     kernel's buffer while the limit is reached, and are dropped by the kernel when it fills).
+    ///   - spawn: ``SpawnPolicy/unlimited`` (default), ``SpawnPolicy/limit(_:)`` or ``SpawnPolicy/pool(_:)``
+    ///     (datagrams wait in the kernel's buffer while the limit is reached, and are dropped by the kernel
+    ///     when it fills).
     ///   - handler: called in a new greenlet for every datagram; `nil` to set it later with ``setHandler(_:)``
     ///     (for handlers that reply through the server itself).
     /// - Throws: ``ServerError`` for a listener text that cannot be parsed or a limit below 1;

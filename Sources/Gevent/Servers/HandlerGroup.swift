@@ -3,8 +3,7 @@
 /// ``Pool``, whose freed slots (by any member) resume accepting. Hub thread only.
 final class HandlerGroup {
     let hub: Hub
-    let limit: Int?
-    private let pool: Pool?
+    private let bound: Bound
     private var running: [ObjectIdentifier: AnyGreenlet] = [:]
     /// Called when a handler finishes (the server resumes accepting if it paused because it was full).
     var slotFreed: (() -> Void)?
@@ -15,14 +14,12 @@ final class HandlerGroup {
         self.spawnSite = spawnSite
         switch policy {
         case .unlimited:
-            limit = nil
-            pool = nil
+            bound = .none
         case .limit(let size):
             guard size >= 1 else {
                 throw ServerError(message: "SpawnPolicy.limit(\(size)): the limit must be at least 1")
             }
-            limit = size
-            pool = nil
+            bound = .count(size)
         case .pool(let pool):
             guard pool.hub === hub else {
                 throw ServerError(
@@ -30,24 +27,25 @@ final class HandlerGroup {
                         + "server's thread"
                 )
             }
-            limit = pool.size
-            self.pool = pool
+            bound = .pool(pool)
             pool.slotFreedObservers[ObjectIdentifier(self)] = { [unowned self] in self.slotFreed?() }
         }
     }
 
     deinit {
-        pool?.slotFreedObservers[ObjectIdentifier(self)] = nil
+        if case .pool(let pool) = bound {
+            pool.slotFreedObservers[ObjectIdentifier(self)] = nil
+        }
     }
 
     var count: Int { running.count }
 
     var isFull: Bool {
-        if let pool {
-            return pool.freeCount == 0
+        switch bound {
+        case .none: return false
+        case .count(let limit): return running.count >= limit
+        case .pool(let pool): return pool.freeCount == 0
         }
-        guard let limit else { return false }
-        return running.count >= limit
     }
 
     /// Starts `body` in a new greenlet (it runs on the hub's next callback round). Never switches.
@@ -59,7 +57,7 @@ final class HandlerGroup {
             try body()
         }
         running[ObjectIdentifier(greenlet)] = greenlet
-        if let pool {
+        if case .pool(let pool) = bound {
             // The server checks isFull inside the same hub callback before accepting, so a slot is free.
             // Should the add fail all the same, the connection is still served, outside the pool, rather
             // than dropped.
@@ -71,9 +69,8 @@ final class HandlerGroup {
     private func finished(_ id: ObjectIdentifier) {
         running[id] = nil
         // With a pool, its slot is freed after this (by the pool's link), and the pool tells slotFreed.
-        if pool == nil {
-            slotFreed?()
-        }
+        if case .pool = bound { return }
+        slotFreed?()
     }
 
     /// Waits up to `timeout` for every handler to finish; `true` if they did. May switch greenlets.
@@ -94,4 +91,11 @@ final class HandlerGroup {
             running[ObjectIdentifier(greenlet)] = nil
         }
     }
+}
+
+/// What bounds a ``HandlerGroup``: nothing, a count of its own handlers, or a user's pool.
+private enum Bound {
+    case none
+    case count(Int)
+    case pool(Pool)
 }
