@@ -44,6 +44,44 @@ func medianAndBest(_ values: [Double]) -> (median: Double, best: Double) {
     return (sorted[sorted.count / 2], sorted[0])
 }
 
+/// Runs `prepare` then `run` `reps` times, timing only `run`, and returns the median and the best of its
+/// duration divided by `units` (nanoseconds per unit).
+func timed<Prepared>(
+    reps: Int,
+    units: Int,
+    prepare: () throws -> Prepared,
+    run: (Prepared) throws -> Void
+) rethrows -> (median: Double, best: Double) {
+    var results: [Double] = []
+    for _ in 0..<reps {
+        let prepared = try prepare()
+        let start = nanoseconds()
+        try run(prepared)
+        results.append((nanoseconds() - start) / Double(units))
+    }
+    return medianAndBest(results)
+}
+
+func timed(reps: Int, units: Int, _ run: () throws -> Void) rethrows -> (median: Double, best: Double) {
+    try timed(reps: reps, units: units, prepare: {}, run: run)
+}
+
+/// Prints one line in the format of ../shared/bench/micro: `bench=… impl=… n=… reps=… UNIT=median UNIT_min=best`.
+func report(
+    _ bench: String,
+    impl: String,
+    n: Int,
+    reps: Int,
+    unit: String,
+    decimals: Int,
+    _ result: (median: Double, best: Double)
+) {
+    print(
+        "bench=\(bench) impl=\(impl) n=\(n) reps=\(reps) \(unit)=\(format(result.median, decimals: decimals)) "
+            + "\(unit)_min=\(format(result.best, decimals: decimals))"
+    )
+}
+
 func format(_ value: Double, decimals: Int) -> String {
     var buffer = [CChar](repeating: 0, count: 64)
     _ = withVaList([value]) { vsnprintf(&buffer, buffer.count, "%.\(decimals)f", $0) }
@@ -107,7 +145,7 @@ func partnerJump(_ argument: UnsafeMutableRawPointer?) {
 /// cgreenlet_switch (errno saved and restored, Swift's exclusivity access set swapped, the thread's current
 /// greenlet updated, then the assembly switch), or with `bare` only gevent_ctx_jump. One round trip = 2
 /// switches.
-func benchSwitch(bare: Bool) {
+func benchSwitch(bare: Bool, impl: String) {
     let roundTrips = argument(2, default: 10_000_000)
     let reps = argument(3, default: 5)
     // [0] the thread's own stack, [1] a greenlet stack that switches straight back, forever.
@@ -120,32 +158,23 @@ func benchSwitch(bare: Bool) {
         ? cgreenlet_init(contexts + 1, 64 * 1024, partnerJump, contexts)
         : cgreenlet_init(contexts + 1, 64 * 1024, partnerEntry, contexts)
     precondition(status == 0, "could not map a stack: errno \(status)")
-    var results: [Double] = []
+    let result: (median: Double, best: Double)
     if bare {
         gevent_ctx_jump(&contexts[0].sp, contexts[1].sp)  // the first entry runs cgreenlet's boot code
-        for _ in 0..<reps {
-            let start = nanoseconds()
+        result = timed(reps: reps, units: 2 * roundTrips) {
             for _ in 0..<roundTrips {
                 gevent_ctx_jump(&contexts[0].sp, contexts[1].sp)
             }
-            results.append((nanoseconds() - start) / Double(2 * roundTrips))
         }
     } else {
         cgreenlet_switch(contexts, contexts + 1)
-        for _ in 0..<reps {
-            let start = nanoseconds()
+        result = timed(reps: reps, units: 2 * roundTrips) {
             for _ in 0..<roundTrips {
                 cgreenlet_switch(contexts, contexts + 1)
             }
-            results.append((nanoseconds() - start) / Double(2 * roundTrips))
         }
     }
-    let (median, best) = medianAndBest(results)
-    let impl = bare ? "swift-gevent.ctx_jump" : "swift-gevent"
-    print(
-        "bench=ctx_switch impl=\(impl) n=\(roundTrips) reps=\(reps) ns_per_switch=\(format(median, decimals: 1)) "
-            + "ns_per_switch_min=\(format(best, decimals: 1))"
-    )
+    report("ctx_switch", impl: impl, n: roundTrips, reps: reps, unit: "ns_per_switch", decimals: 1, result)
 }
 
 // MARK: - Greenlet ping-pong through the hub
@@ -156,25 +185,27 @@ func benchSwitch(bare: Bool) {
 func benchPingPong() throws {
     let roundTrips = argument(2, default: 2_000_000)
     let reps = argument(3, default: 5)
-    var results: [Double] = []
-    for _ in 0..<reps {
-        let player = { () throws -> Void in
-            for _ in 0..<roundTrips {
-                try sleep(.zero)
-            }
+    let player = { () throws -> Void in
+        for _ in 0..<roundTrips {
+            try sleep(.zero)
         }
-        let first = spawn(player)
-        let second = spawn(player)
-        // Both start in the hub's next callback round; the clock starts here, so the two starts (a few
-        // hundred ns) are inside the measurement, as Go's goroutine start is not: negligible at this N.
-        let start = nanoseconds()
-        try joinAll([first, second])
-        results.append((nanoseconds() - start) / Double(2 * roundTrips))
     }
-    let (median, best) = medianAndBest(results)
-    print(
-        "bench=pingpong impl=swift-gevent.sleep0 n=\(roundTrips) reps=\(reps) "
-            + "ns_per_switch=\(format(median, decimals: 1)) ns_per_switch_min=\(format(best, decimals: 1))"
+    // Both start in the hub's next callback round, inside the measurement, as Go's goroutine start is not
+    // (a few hundred ns: negligible at this N).
+    let result = try timed(
+        reps: reps,
+        units: 2 * roundTrips,
+        prepare: { [spawn(player), spawn(player)] },
+        run: { _ = try joinAll($0) }
+    )
+    report(
+        "pingpong",
+        impl: "swift-gevent.sleep0",
+        n: roundTrips,
+        reps: reps,
+        unit: "ns_per_switch",
+        decimals: 1,
+        result
     )
 }
 
@@ -184,41 +215,27 @@ func benchPingPong() throws {
 func benchSpawn() throws {
     let count = argument(2, default: 1_000_000)
     let reps = argument(3, default: 5)
-    var results: [Double] = []
-    for _ in 0..<reps {
+    let result = try timed(reps: reps, units: count) {
         var greenlets: [AnyGreenlet] = []
         greenlets.reserveCapacity(count)
-        let start = nanoseconds()
         for _ in 0..<count {
             greenlets.append(spawn {})
         }
         try joinAll(greenlets)
-        results.append((nanoseconds() - start) / Double(count))
     }
-    let (median, best) = medianAndBest(results)
-    print(
-        "bench=spawn_join impl=swift-gevent n=\(count) reps=\(reps) ns_per_task=\(format(median, decimals: 0)) "
-            + "ns_per_task_min=\(format(best, decimals: 0))"
-    )
+    report("spawn_join", impl: "swift-gevent", n: count, reps: reps, unit: "ns_per_task", decimals: 0, result)
 }
 
 /// One empty greenlet at a time: spawn, join, repeat (the latency of the whole life cycle).
 func benchSpawnOne() throws {
     let count = argument(2, default: 1_000_000)
     let reps = argument(3, default: 5)
-    var results: [Double] = []
-    for _ in 0..<reps {
-        let start = nanoseconds()
+    let result = try timed(reps: reps, units: count) {
         for _ in 0..<count {
             try spawn {}.join()
         }
-        results.append((nanoseconds() - start) / Double(count))
     }
-    let (median, best) = medianAndBest(results)
-    print(
-        "bench=spawn_join_one impl=swift-gevent n=\(count) reps=\(reps) ns_per_task=\(format(median, decimals: 0)) "
-            + "ns_per_task_min=\(format(best, decimals: 0))"
-    )
+    report("spawn_join_one", impl: "swift-gevent", n: count, reps: reps, unit: "ns_per_task", decimals: 0, result)
 }
 
 // MARK: - Idle memory
@@ -274,51 +291,51 @@ func benchMemory() throws {
 func benchQueuePingPong(channel: Bool) throws {
     let roundTrips = argument(2, default: 1_000_000)
     let reps = argument(3, default: 5)
-    var results: [Double] = []
-    for _ in 0..<reps {
-        let first: AnyGreenlet
-        let second: AnyGreenlet
-        if channel {
-            let ping = Channel<Int>()
-            let pong = Channel<Int>()
-            first = spawn {
-                for i in 0..<roundTrips {
-                    try ping.put(i)
-                    _ = try pong.get()
-                }
-            }
-            second = spawn {
-                for _ in 0..<roundTrips {
-                    try pong.put(try ping.get())
-                }
-            }
-        } else {
-            let ping = Queue<Int>()
-            let pong = Queue<Int>()
-            first = spawn {
-                for i in 0..<roundTrips {
-                    try ping.put(i)
-                    _ = try pong.get()
-                }
-            }
-            second = spawn {
-                for _ in 0..<roundTrips {
-                    try pong.put(try ping.get())
-                }
-            }
+    let result = try timed(
+        reps: reps,
+        units: 2 * roundTrips,
+        prepare: {
+            channel
+                ? players(Channel<Int>(), Channel<Int>(), roundTrips) : players(Queue<Int>(), Queue<Int>(), roundTrips)
+        },
+        run: { players in
+            let finished = try joinAll(players, raiseError: true)
+            precondition(finished.count == 2, "a player did not finish")
         }
-        let start = nanoseconds()
-        let finished = try joinAll([first, second], raiseError: true)
-        precondition(finished.count == 2, "a player did not finish")
-        results.append((nanoseconds() - start) / Double(2 * roundTrips))
-    }
-    let (median, best) = medianAndBest(results)
-    let impl = channel ? "swift-gevent.channel" : "swift-gevent.queue"
-    print(
-        "bench=queue_pingpong impl=\(impl) n=\(roundTrips) reps=\(reps) "
-            + "ns_per_switch=\(format(median, decimals: 1)) ns_per_switch_min=\(format(best, decimals: 1))"
     )
+    let impl = channel ? "swift-gevent.channel" : "swift-gevent.queue"
+    report("queue_pingpong", impl: impl, n: roundTrips, reps: reps, unit: "ns_per_switch", decimals: 1, result)
 }
+
+/// The two players of a ping-pong over `ping` and `pong`, spawned (they start on the hub's next round).
+func players<Q: PingPongQueue>(_ ping: Q, _ pong: Q, _ roundTrips: Int) -> [AnyGreenlet] {
+    let first = spawn {
+        for i in 0..<roundTrips {
+            try ping.put(i)
+            _ = try pong.get()
+        }
+    }
+    let second = spawn {
+        for _ in 0..<roundTrips {
+            try pong.put(try ping.get())
+        }
+    }
+    return [first, second]
+}
+
+/// What the ping-pong needs of Queue and Channel (blocking put and get of an Int).
+protocol PingPongQueue {
+    func put(_ item: Int, block: Bool, timeout: Duration?) throws
+    func get(block: Bool, timeout: Duration?) throws -> Int
+}
+
+extension PingPongQueue {
+    func put(_ item: Int) throws { try put(item, block: true, timeout: nil) }
+    func get() throws -> Int { try get(block: true, timeout: nil) }
+}
+
+extension Queue: PingPongQueue where T == Int {}
+extension Channel: PingPongQueue where T == Int {}
 
 /// `hub.threadPool.apply { }` N times in a row: submit to a native worker, block the greenlet, the worker's
 /// result wakes the hub through its async watcher, the greenlet resumes (gevent: threadpool.apply).
@@ -327,21 +344,14 @@ func benchThreadPoolApply() throws {
     let reps = argument(3, default: 5)
     let pool = Hub.current.threadPool
     _ = try pool.apply { 0 }  // the first worker exists before the clock starts
-    var results: [Double] = []
     var sum = 0
-    for _ in 0..<reps {
-        let start = nanoseconds()
+    let result = try timed(reps: reps, units: count) {
         for i in 0..<count {
             sum &+= try pool.apply { i }
         }
-        results.append((nanoseconds() - start) / Double(count))
     }
     precondition(sum == reps * (count * (count - 1) / 2), "lost results")
-    let (median, best) = medianAndBest(results)
-    print(
-        "bench=threadpool_apply impl=swift-gevent n=\(count) reps=\(reps) "
-            + "ns_per_call=\(format(median, decimals: 0)) ns_per_call_min=\(format(best, decimals: 0))"
-    )
+    report("threadpool_apply", impl: "swift-gevent", n: count, reps: reps, unit: "ns_per_call", decimals: 0, result)
 }
 
 /// `Pool(size: 100).map` over N integers with a trivial transform: the pool's own cost per item (a
@@ -349,19 +359,16 @@ func benchThreadPoolApply() throws {
 func benchPoolMap() throws {
     let count = argument(2, default: 100_000)
     let reps = argument(3, default: 5)
-    var results: [Double] = []
-    for _ in 0..<reps {
-        let pool = Pool(size: 100)
-        let start = nanoseconds()
-        let mapped = try pool.map(0..<count) { $0 &+ 1 }
-        results.append((nanoseconds() - start) / Double(count))
-        precondition(mapped.count == count && mapped.last == count, "map lost items")
-    }
-    let (median, best) = medianAndBest(results)
-    print(
-        "bench=pool_map impl=swift-gevent.pool100 n=\(count) reps=\(reps) "
-            + "ns_per_item=\(format(median, decimals: 0)) ns_per_item_min=\(format(best, decimals: 0))"
+    let result = try timed(
+        reps: reps,
+        units: count,
+        prepare: { Pool(size: 100) },
+        run: { pool in
+            let mapped = try pool.map(0..<count) { $0 &+ 1 }
+            precondition(mapped.count == count && mapped.last == count, "map lost items")
+        }
     )
+    report("pool_map", impl: "swift-gevent.pool100", n: count, reps: reps, unit: "ns_per_item", decimals: 0, result)
 }
 
 // MARK: - Main
@@ -371,11 +378,11 @@ let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ""
 setvbuf(stdout, nil, _IOLBF, 0)
 do {
     switch mode {
-    case "switch": benchSwitch(bare: false)
-    case "jump": benchSwitch(bare: true)
+    case "switch": benchSwitch(bare: false, impl: "swift-gevent")
+    case "jump": benchSwitch(bare: true, impl: "swift-gevent.ctx_jump")
     case "switch-noex":
         cgreenlet_set_exclusivity_swap(false)
-        benchSwitch(bare: false)
+        benchSwitch(bare: false, impl: "swift-gevent.no_exclusivity_swap")
     case "pingpong": try benchPingPong()
     case "spawn": try benchSpawn()
     case "spawn1": try benchSpawnOne()
