@@ -12,11 +12,6 @@
 # Every benchmark runs pinned to SERVER_CPU, Go with GOMAXPROCS=1, each in its own process.
 set -uo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/.." && pwd)"
-BENCH="${BENCH:-$(cd "$ROOT/.." && pwd)/shared/bench}"
-export BENCH_BUILD="${BENCH_BUILD:-$HERE/.build-peers}"
-export BENCH_VENV="${BENCH_VENV:-$BENCH_BUILD/venv}"
 REPS="${REPS:-5}"
 MILLION=0
 OUT_FILE=""
@@ -30,14 +25,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-[ -d "$BENCH" ] || { echo "run-core.sh: the peer harness is not at $BENCH; set BENCH=/path/to/shared/bench" >&2; exit 1; }
-# shellcheck source=/dev/null
-source "$BENCH/lib/common.sh"
-
-if [ "${SKIP_SETUP:-0}" != 1 ] && [ ! -x "$BENCH_VENV/bin/python" ]; then
-    log "[run-core] installing the peers' toolchains and gevent (../shared/bench/setup.sh)"
-    "$BENCH/setup.sh" || die "setup.sh failed"
-fi
+SCRIPT=run-core.sh
+# shellcheck source=lib/peers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/peers.sh"
+peers_setup
 log "[run-core] building the peers into $BENCH_BUILD"
 "$BENCH/build.sh" core c go micro >&2 || die "the peer build failed"
 log "[run-core] building GeventMicro (release)"
@@ -46,10 +37,7 @@ OURS="$HERE/.build/release/GeventMicro"
 PY="$BENCH_VENV/bin/python"
 GEVENT_MICRO="$HERE/peers/gevent_micro.py"
 
-mkdir -p "$HERE/results"
-RAW="$HERE/results/core-$(date -u +%Y%m%d-%H%M%S).raw"
-REPORT="$(mktemp)"
-out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+report_start core
 
 # run EXE ARGS... -> the bench= line, pinned; a failure line when there is none
 run() {
@@ -135,7 +123,4 @@ if [ "$MILLION" = 1 ]; then
     out ""
     out "1,000,000 sleeping greenlets: \`$MILLION_LINE\`"
 fi
-out ""
-out "_background CPU busy after: $(machine_busy_pct 1)% of all CPUs_"
-[ -n "$OUT_FILE" ] && cp "$REPORT" "$OUT_FILE" && log "[run-core] report written to $OUT_FILE"
-rm -f "$REPORT"
+report_end "$OUT_FILE"

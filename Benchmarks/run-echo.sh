@@ -12,31 +12,20 @@
 # WARMUP, SIZE, SERVER_CPU, LOAD_CPU, BUSY_POLL.
 set -uo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/.." && pwd)"
-BENCH="${BENCH:-$(cd "$ROOT/.." && pwd)/shared/bench}"
-export BENCH_BUILD="${BENCH_BUILD:-$HERE/.build-peers}"
-export BENCH_VENV="${BENCH_VENV:-$BENCH_BUILD/venv}"
 OUT_FILE=""
 if [ "${1:-}" = -o ]; then OUT_FILE="$2"; shift 2; fi
 if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0; fi
 CONNS_LIST=("$@"); [ ${#CONNS_LIST[@]} -gt 0 ] || CONNS_LIST=(1 100 1000)
 
-[ -d "$BENCH" ] || { echo "run-echo.sh: the peer harness is not at $BENCH; set BENCH=/path/to/shared/bench" >&2; exit 1; }
-# shellcheck source=/dev/null
-source "$BENCH/lib/common.sh"
-
-if [ "${SKIP_SETUP:-0}" != 1 ] && [ ! -x "$BENCH_VENV/bin/python" ]; then
-    "$BENCH/setup.sh" || die "setup.sh failed"
-fi
+SCRIPT=run-echo.sh
+# shellcheck source=lib/peers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/peers.sh"
+peers_setup
 "$BENCH/build.sh" core go nio >&2 || die "the peer build failed"
 (cd "$ROOT" && swift build -c release --product EchoServer >&2) || die "swift build failed"
 OURS="$ROOT/.build/release/EchoServer"
 
-mkdir -p "$HERE/results"
-RAW="$HERE/results/echo-$(date -u +%Y%m%d-%H%M%S).raw"
-REPORT="$(mktemp)"
-out() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+report_start echo
 
 command_for() { # NAME -> the server command ({port} is replaced by the harness)
     case "$1" in
@@ -81,7 +70,4 @@ out ""
 out "| conns | swift-gevent per CPU-s | vs C epoll (mean of 2) | vs NIO 1 loop | vs Go GOMAXPROCS=1 | vs gevent |"
 out "|---:|---:|---:|---:|---:|---:|"
 for s in "${SUMMARY[@]}"; do out "$s"; done
-out ""
-out "_background CPU busy after: $(machine_busy_pct 1)% of all CPUs_"
-[ -n "$OUT_FILE" ] && cp "$REPORT" "$OUT_FILE" && log "[run-echo] report written to $OUT_FILE"
-rm -f "$REPORT"
+report_end "$OUT_FILE"
