@@ -1,4 +1,5 @@
 import ArgumentParser
+import GeventSettings
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -9,7 +10,9 @@ import ArgumentParser
 /// `gevent-run [--patch LIST] [--resolver thread|ares|block] [--stack-size N] [--print-env] -- PROGRAM ARGS…`
 ///
 /// Finds libGeventPreload.so (next to this executable, or GEVENT_PRELOAD_PATH), sets LD_PRELOAD and the
-/// GEVENT_* variables, and replaces itself with PROGRAM. Every child PROGRAM starts inherits them.
+/// GEVENT_* variables of its options, and replaces itself with PROGRAM. Every child PROGRAM starts
+/// inherits them. The options are checked with the library's own parsers (GeventSettings), so a value
+/// gevent-run accepts is one the library reads the same way.
 @main
 struct GeventRun: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,22 +23,22 @@ struct GeventRun: ParsableCommand {
             program that never uses greenlets (through gevent.h or Swift) behaves exactly as without it. \
             Statically linked programs cannot be interposed on. libGeventPreload.so is looked up next to \
             gevent-run, or at GEVENT_PRELOAD_PATH.
-            """
+
+            SETTINGS (environment variables; INSTALL.md has the same table):
+
+            """ + Setting.helpText()
     )
 
-    enum Resolver: String, ExpressibleByArgument, CaseIterable {
-        case thread
-        case ares
-        case block
-    }
-
-    @Option(help: "Areas to patch: all, none, or a comma-separated list of socket, dns, time, select.")
+    @Option(help: "Areas to patch (GEVENT_PATCH): \(MonkeyArea.listForms).")
     var patch = "all"
 
-    @Option(help: "How DNS lookups run: thread (native threads, default), ares, or block.")
-    var resolver: Resolver?
+    @Option(
+        help:
+            "How DNS lookups run (GEVENT_SWIFT_RESOLVER): \(SettingParser.namesList(ResolverKind.self)); default thread."
+    )
+    var resolver: ResolverKind?
 
-    @Option(help: "Greenlet stack size in bytes, or with a K/M suffix (for example 512K).")
+    @Option(help: "Greenlet stack size (GEVENT_STACK_SIZE): \(Setting.stackSize.values).")
     var stackSize: String?
 
     @Flag(help: "Print the environment gevent-run would set, and exit.")
@@ -45,12 +48,15 @@ struct GeventRun: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        let known = ["all", "none", "socket", "dns", "time", "select", "thread"]
-        for name in patch.split(separator: ",").map({ $0.trimmingSpaces().lowercased() }) where !known.contains(name) {
-            throw ValidationError("unknown area '\(name)' in --patch; use all, none, or socket, dns, time, select")
+        if let name = MonkeyArea.parseList(patch).unknown.first {
+            throw ValidationError(MonkeyArea.unknownAreaMessage(name, in: "--patch"))
         }
-        if let stackSize, parseSize(stackSize) == nil {
-            throw ValidationError("--stack-size \(stackSize) is not a size: give bytes or a K/M suffix (512K, 1M)")
+        if let stackSize {
+            do {
+                _ = try SettingParser.size(stackSize, atLeast: Setting.minimumStackSize, for: "--stack-size")
+            } catch {
+                throw ValidationError(error.description)
+            }
         }
         if !printEnv && program.isEmpty {
             throw ValidationError("missing PROGRAM: gevent-run [options] -- PROGRAM [ARGS...]")
@@ -63,22 +69,23 @@ struct GeventRun: ParsableCommand {
     }
 
     func run() throws {
-        let library = try findLibrary()
+        let library = try preloadablePath(try findLibrary())
         var settings: [(String, String)] = []
         var preload = library
         if let existing = getenv("LD_PRELOAD"), existing.pointee != 0 {
             preload += " " + String(cString: existing)
         }
         settings.append(("LD_PRELOAD", preload))
-        settings.append(("GEVENT_PATCH", patch))
+        settings.append((Setting.patch.variable, patch))
         if let resolver {
-            settings.append(("GEVENT_RESOLVER", resolver.rawValue))
+            // Not GEVENT_RESOLVER: Python gevent reads that one too, and would switch resolvers with ours.
+            settings.append((Setting.swiftResolver.variable, resolver.rawValue))
             if resolver == .ares && !printEnv {
                 warn("gevent-run: note: the shim does not drive c-ares yet; lookups run on native threads instead")
             }
         }
         if let stackSize {
-            settings.append(("GEVENT_STACK_SIZE", stackSize))
+            settings.append((Setting.stackSize.variable, stackSize))
         }
         if printEnv {
             for (name, value) in settings {
@@ -86,23 +93,80 @@ struct GeventRun: ParsableCommand {
             }
             return
         }
-        let path = try resolve(program[0])
-        try checkInterposable(path)
         for (name, value) in settings {
             setenv(name, value, 1)
         }
-        var arguments: [UnsafeMutablePointer<CChar>?] = program.map { strdup($0) }
-        arguments.append(nil)
-        execv(path, &arguments)
-        throw RunError("cannot run \(path): \(String(cString: strerror(errno)))")
+        // The program and its arguments as the bytes this process received: ArgumentParser works on
+        // Strings, which would rewrite bytes that are not UTF-8. `command` holds everything from the
+        // program on, so the last program.count entries of argv are the program's.
+        let arguments = CommandLine.unsafeArgv
+        let first = Int(CommandLine.argc) - program.count
+        let programArguments = (first..<Int(CommandLine.argc)).map { arguments[$0] }
+        let error = try execute(programArguments)
+        let name = programArguments[0]!
+        let reason =
+            error == ENOENT && strchr(name, Int32(UInt8(ascii: "/"))) == nil
+            ? "command not found" : String(cString: strerror(error))
+        warn(bytes: Array("gevent-run: ".utf8) + bytes(of: name) + Array(": \(reason)".utf8))
+        // What a shell and env(1) exit with: 127 when nothing was found, 126 when it could not be run.
+        exitProcess(error == ENOENT ? 127 : 126)
+    }
+
+    /// Replaces this process with the program the way execvp(3) finds and starts it: a name without a slash
+    /// is looked for in PATH (default /bin:/usr/bin), skipping entries that cannot be executed
+    /// (directories, files without permission) as execvp does; a file the kernel cannot execute (a script
+    /// without `#!`) is run by /bin/sh. Statically linked programs are refused first. Returns only on
+    /// failure, with the errno execvp would have left.
+    private func execute(_ arguments: [UnsafeMutablePointer<CChar>?]) throws -> Int32 {
+        let name = arguments[0]!
+        if strchr(name, Int32(UInt8(ascii: "/"))) != nil {
+            return try attempt(bytes(of: name), arguments)
+        }
+        guard name.pointee != 0 else { return ENOENT }
+        let search = getenv("PATH").map { bytes(of: $0) } ?? Array("/bin:/usr/bin".utf8)
+        var deniedSomewhere = false
+        for directory in search.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false) {
+            // An empty entry is the current directory.
+            let candidate =
+                directory.isEmpty ? bytes(of: name) : Array(directory) + [UInt8(ascii: "/")] + bytes(of: name)
+            let error = try attempt(candidate, arguments)
+            switch error {
+            case EACCES:
+                deniedSomewhere = true
+            case ENOENT, ESTALE, ENOTDIR, ENODEV, ETIMEDOUT:
+                continue
+            default:
+                return error
+            }
+        }
+        return deniedSomewhere ? EACCES : ENOENT
+    }
+
+    /// One execv of `path`, with /bin/sh for what the kernel does not recognize (execvp's ENOEXEC rule).
+    private func attempt(_ path: [UInt8], _ arguments: [UnsafeMutablePointer<CChar>?]) throws -> Int32 {
+        let cPath = path.map { CChar(bitPattern: $0) } + [0]
+        var info = stat()
+        if stat(cPath, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(cPath, X_OK) == 0 {
+            try checkInterposable(cPath)
+        }
+        var argv = arguments + [nil]
+        execv(cPath, &argv)
+        let error = errno
+        guard error == ENOEXEC else { return error }
+        return cPath.withUnsafeBufferPointer { pathBuffer in
+            var shell: [UnsafeMutablePointer<CChar>?] =
+                [strdup("/bin/sh"), UnsafeMutablePointer(mutating: pathBuffer.baseAddress!)]
+                + arguments.dropFirst() + [nil]
+            execv("/bin/sh", &shell)
+            return errno
+        }
     }
 
     /// GEVENT_PRELOAD_PATH, else libGeventPreload.so in the directory of this executable.
     private func findLibrary() throws -> String {
-        if let given = getenv("GEVENT_PRELOAD_PATH"), given.pointee != 0 {
-            let path = String(cString: given)
+        if let path = Setting.preloadPath.environmentValue() {
             guard access(path, R_OK) == 0 else {
-                throw RunError("GEVENT_PRELOAD_PATH=\(path): no readable file there")
+                throw RunError("\(Setting.preloadPath.variable)=\(path): no readable file there")
             }
             return absolute(path)
         }
@@ -123,29 +187,51 @@ struct GeventRun: ParsableCommand {
         throw RunError("cannot find libGeventPreload.so: set GEVENT_PRELOAD_PATH to the library")
     }
 
-    /// The program's path: as given when it contains a slash, else the first executable match in PATH.
-    private func resolve(_ name: String) throws -> String {
-        if name.contains("/") {
-            guard access(name, X_OK) == 0 else {
-                throw RunError("\(name): \(String(cString: strerror(errno)))")
-            }
-            return name
+    /// `library` as LD_PRELOAD can carry it. The loader splits that list at spaces and colons, with no
+    /// escape, so a path containing either is replaced by a symbolic link to it in a directory only this
+    /// user can write to (/tmp/gevent-run-UID), named after the path so that every install gets its own
+    /// and later runs reuse it.
+    private func preloadablePath(_ library: String) throws -> String {
+        guard library.contains(where: { $0 == " " || $0 == ":" }) else { return library }
+        let user = getuid()
+        let directory = "/tmp/gevent-run-\(user)"
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw RunError("cannot make \(directory) for a link to \(library): \(String(cString: strerror(errno)))")
         }
-        let search = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in search.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + name
-            if access(candidate, X_OK) == 0 {
-                return candidate
-            }
+        var info = stat()
+        guard lstat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR, info.st_uid == user,
+            info.st_mode & 0o022 == 0
+        else {
+            throw RunError(
+                "\(directory) is not a directory of this user that only it can write to; remove it, or install "
+                    + "gevent-run and libGeventPreload.so in a directory without spaces or colons"
+            )
         }
-        throw RunError("\(name): command not found in PATH")
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for byte in library.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        let link = directory + "/libGeventPreload-" + String(hash, radix: 16) + ".so"
+        var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink(link, &target, target.count - 1)
+        if length >= 0 && String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) == library {
+            return link
+        }
+        // Made under a name of its own and renamed into place, so a concurrent run never sees a partial link.
+        let temporary = link + ".\(getpid())"
+        unlink(temporary)
+        guard symlink(library, temporary) == 0, rename(temporary, link) == 0 else {
+            throw RunError("cannot link \(link) to \(library): \(String(cString: strerror(errno)))")
+        }
+        return link
     }
 
     /// Refuses statically linked ELF programs (no dynamic loader, so nothing reads LD_PRELOAD) and warns
     /// about set-user-ID programs (the loader ignores LD_PRELOAD for them). Scripts pass: their
     /// interpreter is what gets preloaded.
-    private func checkInterposable(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    private func checkInterposable(_ cPath: [CChar]) throws {
+        let path = String(decoding: cPath.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let fd = open(cPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw RunError("\(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
@@ -211,26 +297,25 @@ struct RunError: Error, CustomStringConvertible {
 
 /// Writes a line to stderr.
 func warn(_ text: String) {
-    var line = text + "\n"
-    line.withUTF8 { bytes in
-        _ = write(2, bytes.baseAddress, bytes.count)
-    }
+    warn(bytes: Array(text.utf8))
 }
 
-/// Parses "262144", "256K", "1M" (GeventConfig accepts the same forms).
-func parseSize(_ text: String) -> Int? {
-    var digits = Substring(text)
-    var multiplier = 1
-    if let last = digits.last, "kKmM".contains(last) {
-        multiplier = last == "k" || last == "K" ? 1024 : 1_048_576
-        digits = digits.dropLast()
-    }
-    guard let value = Int(digits), value > 0 else { return nil }
-    return value * multiplier
+/// Writes a line of raw bytes (a program name need not be UTF-8) to stderr.
+func warn(bytes: [UInt8]) {
+    let line = bytes + [UInt8(ascii: "\n")]
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-extension Substring {
-    fileprivate func trimmingSpaces() -> String {
-        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
+/// Ends the process with `status` (libc's exit; inside the command, `exit` is ArgumentParser's).
+func exitProcess(_ status: Int32) -> Never {
+    exit(status)
 }
+
+/// The bytes of a C string, without its terminator.
+func bytes(of string: UnsafePointer<CChar>) -> [UInt8] {
+    Array(
+        UnsafeBufferPointer(start: UnsafeRawPointer(string).assumingMemoryBound(to: UInt8.self), count: strlen(string))
+    )
+}
+
+extension ResolverKind: ExpressibleByArgument {}

@@ -1,58 +1,37 @@
+import CGeventShim
 import CGreenlet
 import CLibev
+@_exported import GeventSettings
 import Synchronization
-
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#endif
 
 /// Process-wide settings, read once from the `GEVENT_*` environment variables.
 ///
-/// gevent's `gevent.config`. Each hub reads the configuration when it is created, so change it before
-/// the first greenlet runs on a thread. Settings:
+/// gevent's `gevent.config`, and the one reader of every `GEVENT_*` variable the runtime uses: the
+/// variables, the values they accept and their defaults are the table of `Setting` (the Settings
+/// article and INSTALL.md show it), parsed with `SettingParser`, which `gevent-run` uses as well. Each
+/// hub reads the configuration when it is created, so change it before the first greenlet runs on a
+/// thread.
 ///
-/// | property | variable | default |
-/// |---|---|---|
-/// | ``stackSize`` | `GEVENT_STACK_SIZE` (bytes, or with a `K`/`M` suffix: `256K`, `1M`) | 256 KiB |
-/// | ``backend`` | `GEVENT_BACKEND` (`epoll`, `poll`, `select`, `io_uring`, `linuxaio`) | libev's choice (epoll) |
-/// | ``switchInterval`` | `GEVENT_SWITCH_INTERVAL` (seconds, e.g. `0.005`) | 5 ms |
-/// | ``monitorThread`` | `GEVENT_MONITOR_THREAD_ENABLE` (`1`, `true`, `yes`, `on`) | off |
-/// | ``maxBlockingTime`` | `GEVENT_MAX_BLOCKING_TIME` (seconds) | 0.1 s |
+/// A value that cannot be parsed is reported once with the accepted forms, and the default is used: a
+/// typo never stops a program.
 ///
-/// A value that cannot be parsed is reported once on stderr with the accepted form, and the default is
-/// used: a typo never stops a program.
+/// The preload library's constructor reads `GEVENT_PATCH` itself, in C, before `main` and before the
+/// Swift runtime runs; every other setting of the shim (how interposed lookups resolve) comes from here
+/// when the first hub starts, the first moment an interposer can make a call cooperative.
 ///
 /// Reading and writing ``current`` never switches and is safe from any thread.
 public struct GeventConfig: Sendable {
     /// The libev backend a hub's loop uses.
-    public enum Backend: String, Sendable, CaseIterable {
-        /// `epoll(7)`, libev's default on Linux.
-        case epoll
-        /// `poll(2)`.
-        case poll
-        /// `select(2)`.
-        case select
-        /// Linux `io_uring` (libev 4.33 marks it experimental).
-        case ioUring = "io_uring"
-        /// Linux AIO (experimental in libev).
-        case linuxAIO = "linuxaio"
+    public typealias Backend = LoopBackend
 
-        var flag: UInt32 {
-            switch self {
-            case .epoll: return gevent_EVBACKEND_EPOLL
-            case .poll: return gevent_EVBACKEND_POLL
-            case .select: return gevent_EVBACKEND_SELECT
-            case .ioUring: return gevent_EVBACKEND_IOURING
-            case .linuxAIO: return gevent_EVBACKEND_LINUXAIO
-            }
-        }
-    }
+    /// How the guard region below each greenlet stack is made (`GEVENT_STACK_GUARD`).
+    public typealias StackGuard = StackGuardKind
 
     /// Usable bytes of each greenlet stack (a guard region comes on top). Rounded up to whole pages,
     /// at least 16 KiB.
     public var stackSize: Int
+    /// How stacks' guard regions are made. Applies to stacks carved after the change.
+    public var stackGuard: StackGuard
     /// The loop backend, or `nil` for libev's automatic choice.
     public var backend: Backend?
     /// How long the hub may run queued callbacks (started greenlets, `sleep(.zero)` wake-ups) before it
@@ -62,6 +41,18 @@ public struct GeventConfig: Sendable {
     public var monitorThread: Bool
     /// How long a hub may run without switching before the ``Monitor`` reports it.
     public var maxBlockingTime: Duration
+    /// How hubs resolve names (``Hub/resolver``) and how interposed lookups run: `ResolverKind.block`
+    /// calls libc directly; the others run on a thread while the greenlet waits.
+    public var resolver: ResolverKind
+    /// The name servers of ``AresResolver`` (`1.2.3.4`, `1.2.3.4:5353`, `[::1]:53`); `nil`:
+    /// `/etc/resolv.conf`'s.
+    public var resolverNameservers: [String]?
+    /// How long ``AresResolver`` waits for a server before it tries again; `nil`: c-ares's default.
+    public var resolverTimeout: Duration?
+    /// The most threads of ``Hub/threadPool``.
+    public var threadPoolSize: Int
+    /// How long an idle thread of ``Hub/threadPool`` waits for work before it exits.
+    public var threadPoolIdleTimeout: Duration
 
     /// The built-in defaults, ignoring the environment.
     public static let defaults = GeventConfig(
@@ -69,7 +60,8 @@ public struct GeventConfig: Sendable {
         backend: nil,
         switchInterval: .milliseconds(5),
         monitorThread: false,
-        maxBlockingTime: .milliseconds(100)
+        maxBlockingTime: .milliseconds(100),
+        stackGuard: .auto
     )
 
     /// Creates a configuration. Never switches; any thread.
@@ -78,58 +70,60 @@ public struct GeventConfig: Sendable {
         backend: Backend?,
         switchInterval: Duration,
         monitorThread: Bool = false,
-        maxBlockingTime: Duration = .milliseconds(100)
+        maxBlockingTime: Duration = .milliseconds(100),
+        resolver: ResolverKind = .thread,
+        resolverNameservers: [String]? = nil,
+        resolverTimeout: Duration? = nil,
+        threadPoolSize: Int = 10,
+        threadPoolIdleTimeout: Duration = .seconds(5),
+        stackGuard: StackGuard = .auto
     ) {
         self.stackSize = stackSize
         self.backend = backend
         self.switchInterval = switchInterval
         self.monitorThread = monitorThread
         self.maxBlockingTime = maxBlockingTime
+        self.resolver = resolver
+        self.resolverNameservers = resolverNameservers
+        self.resolverTimeout = resolverTimeout
+        self.threadPoolSize = threadPoolSize
+        self.threadPoolIdleTimeout = threadPoolIdleTimeout
+        self.stackGuard = stackGuard
     }
 
-    /// Reads the `GEVENT_*` variables on top of ``defaults``; unparseable values are reported on stderr
-    /// and ignored. Never switches; any thread.
+    /// Reads the `GEVENT_*` variables on top of ``defaults``; unparseable values are reported and ignored.
+    /// Never switches; any thread.
     public static func fromEnvironment() -> GeventConfig {
         var config = GeventConfig.defaults
-        if let text = environment("GEVENT_STACK_SIZE") {
-            if let size = parseSize(text), size >= 16 * 1024 {
-                config.stackSize = size
-            } else {
-                warn(
-                    "GEVENT_STACK_SIZE=\(text) is not a stack size of at least 16K; give bytes or a K/M suffix "
-                        + "(for example 512K or 1M); using \(config.stackSize / 1024)K"
-                )
+        read(.stackSize, into: &config.stackSize) { text, source throws(SettingError) in
+            try SettingParser.size(text, atLeast: Setting.minimumStackSize, for: source)
+        }
+        read(.backend, into: &config.backend) { text, source throws(SettingError) in
+            try SettingParser.name(text, of: Backend.self, for: source)
+        }
+        read(.stackGuard, into: &config.stackGuard) { text, source throws(SettingError) in
+            try SettingParser.name(text, of: StackGuard.self, for: source)
+        }
+        readDuration(.switchInterval, into: &config.switchInterval)
+        read(.monitorThread, into: &config.monitorThread) { text, source throws(SettingError) in
+            try SettingParser.boolean(text, for: source)
+        }
+        readDuration(.maxBlockingTime, into: &config.maxBlockingTime)
+        for setting in [Setting.resolver, .swiftResolver] {
+            read(setting, into: &config.resolver) { text, source throws(SettingError) in
+                try ResolverKind.parseList(text, for: source)
             }
         }
-        if let text = environment("GEVENT_BACKEND") {
-            if let backend = Backend(rawValue: text.lowercased()) {
-                config.backend = backend
-            } else {
-                let names = Backend.allCases.map(\.rawValue).joined(separator: ", ")
-                warn("GEVENT_BACKEND=\(text) is not a libev backend (\(names)); using libev's default")
-            }
+        read(.resolverNameservers, into: &config.resolverNameservers) { text, source throws(SettingError) in
+            try SettingParser.list(text, expected: Setting.resolverNameservers.values, for: source)
         }
-        if let text = environment("GEVENT_SWITCH_INTERVAL") {
-            if let seconds = Double(text), seconds > 0, seconds < 10 {
-                config.switchInterval = .nanoseconds(Int64(seconds * 1e9))
-            } else {
-                warn("GEVENT_SWITCH_INTERVAL=\(text) is not a number of seconds in (0, 10); using 0.005")
-            }
+        read(.resolverTimeout, into: &config.resolverTimeout) { text, source throws(SettingError) in
+            try SettingParser.duration(text, in: Setting.resolverTimeout.durationRange!, for: source)
         }
-        if let text = environment("GEVENT_MONITOR_THREAD_ENABLE") {
-            switch text.lowercased() {
-            case "1", "true", "yes", "on": config.monitorThread = true
-            case "0", "false", "no", "off": config.monitorThread = false
-            default: warn("GEVENT_MONITOR_THREAD_ENABLE=\(text) is not a boolean (1/0, true/false); monitor stays off")
-            }
+        read(.threadPoolSize, into: &config.threadPoolSize) { text, source throws(SettingError) in
+            try SettingParser.count(text, atLeast: 1, for: source)
         }
-        if let text = environment("GEVENT_MAX_BLOCKING_TIME") {
-            if let seconds = Double(text), seconds >= 0.001, seconds <= 3600 {
-                config.maxBlockingTime = .nanoseconds(Int64(seconds * 1e9))
-            } else {
-                warn("GEVENT_MAX_BLOCKING_TIME=\(text) is not a number of seconds in [0.001, 3600]; using 0.1")
-            }
-        }
+        readDuration(.threadPoolIdleTimeout, into: &config.threadPoolIdleTimeout)
         return config
     }
 
@@ -138,43 +132,65 @@ public struct GeventConfig: Sendable {
         get { storage.withLock { $0 } }
         set {
             storage.withLock { $0 = newValue }
-            cgreenlet_set_default_stack_size(newValue.stackSize)
+            newValue.applyToC()
         }
     }
 
     private static let storage: Mutex<GeventConfig> = {
         let config = GeventConfig.fromEnvironment()
-        cgreenlet_set_default_stack_size(config.stackSize)
+        config.applyToC()
         return Mutex(config)
     }()
 
-    /// Parses "262144", "256K", "256k", "1M", "1MiB" into bytes.
-    static func parseSize(_ text: String) -> Int? {
-        var digits = Substring(text.trimmingSpaces())
-        var multiplier = 1
-        for (suffix, factor) in [("KiB", 1024), ("MiB", 1_048_576), ("K", 1024), ("M", 1_048_576), ("k", 1024)]
-        where digits.hasSuffix(suffix) {
-            digits = digits.dropLast(suffix.count)
-            multiplier = factor
-            break
+    /// Hands the C code its settings: the greenlet stack size, and how the shim's interposed lookups run.
+    private func applyToC() {
+        cgreenlet_set_default_stack_size(stackSize)
+        cgreenlet_set_stack_guard(stackGuard.cValue)
+        gevent_shim_set_resolver(
+            resolver == .block ? Int32(GEVENT_SHIM_RESOLVER_BLOCK) : Int32(GEVENT_SHIM_RESOLVER_THREAD)
+        )
+    }
+
+    /// Sets `value` from the variable of `setting` when it is set and parses; reports it otherwise.
+    private static func read<Value>(
+        _ setting: Setting,
+        into value: inout Value,
+        _ parse: (String, String) throws(SettingError) -> Value
+    ) {
+        guard let text = setting.environmentValue() else { return }
+        do {
+            value = try parse(text, setting.variable)
+        } catch {
+            reportWarning("\(error); using \(setting.defaultValue)")
         }
-        guard let value = Int(digits), value > 0, value <= Int.max / multiplier else { return nil }
-        return value * multiplier
     }
 
-    private static func environment(_ name: String) -> String? {
-        guard let value = getenv(name) else { return nil }
-        let text = String(cString: value)
-        return text.isEmpty ? nil : text
-    }
-
-    private static func warn(_ message: String) {
-        writeToStandardError("swift-gevent: \(message)\n")
+    private static func readDuration(_ setting: Setting, into value: inout Duration) {
+        read(setting, into: &value) { text, source throws(SettingError) in
+            try SettingParser.duration(text, in: setting.durationRange!, for: source)
+        }
     }
 }
 
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+extension LoopBackend {
+    /// The `EVBACKEND_*` flag of this backend.
+    var flag: UInt32 {
+        switch self {
+        case .epoll: return gevent_EVBACKEND_EPOLL
+        case .poll: return gevent_EVBACKEND_POLL
+        case .select: return gevent_EVBACKEND_SELECT
+        case .ioUring: return gevent_EVBACKEND_IOURING
+        case .linuxAIO: return gevent_EVBACKEND_LINUXAIO
+        }
+    }
+}
+
+extension StackGuardKind {
+    var cValue: cgreenlet_stack_guard_t {
+        switch self {
+        case .auto: return CGREENLET_STACK_GUARD_AUTO
+        case .madvise: return CGREENLET_STACK_GUARD_MADVISE
+        case .mprotect: return CGREENLET_STACK_GUARD_MPROTECT
+        }
     }
 }

@@ -1,0 +1,72 @@
+/// A family of libc calls that `Monkey.patch` (and `GEVENT_PATCH`, `gevent-run --patch`, `gevent_patch`)
+/// can make cooperative.
+///
+/// gevent patches Python modules by name (`socket`, `dns`, `time`, `select`, `thread`); these are the
+/// same families, at the libc level. This enum is the one list of their names: every parser of an area
+/// list uses ``parseList(_:)`` and reports an unknown name with ``unknownAreaMessage(_:in:)``. The
+/// preload library's constructor, which runs before `main` without the Swift runtime, keeps the same
+/// names in C (`preload/shim_core.c`); a test checks that the two agree.
+public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
+    /// Sockets, pipes and other pollable fds: `read`/`write` and `recv`/`send` families (fortified
+    /// variants included), `accept`, `accept4`, `connect`, honouring `O_NONBLOCK`, `MSG_DONTWAIT`,
+    /// `MSG_WAITALL`, `SO_RCVTIMEO` and `SO_SNDTIMEO` exactly as libc does; reads of regular files
+    /// (`read`, `pread`, `preadv`) that would wait for the disk run on the hub's thread pool.
+    case socket
+    /// `getaddrinfo`, `getnameinfo`, `gethostbyname*`, `gethostbyaddr*`: run on the hub's thread pool
+    /// while the greenlet waits (`GEVENT_RESOLVER=block` keeps them blocking).
+    case dns
+    /// `sleep`, `usleep`, `nanosleep`, `clock_nanosleep`: hub timers.
+    case time
+    /// `poll`, `ppoll`, `select`, `pselect`.
+    case select
+    /// Reserved for pthreads as greenlets; not implemented yet: patching it changes nothing and says so.
+    case thread
+
+    /// The areas `all` stands for: every implemented one (``thread`` is not yet).
+    public static let implemented: [MonkeyArea] = [.socket, .dns, .time, .select]
+
+    /// The accepted spellings of an area list, for messages, help and the settings table.
+    public static var listForms: String {
+        "all, none or a comma-separated list of " + allCases.map(\.rawValue).joined(separator: ", ")
+    }
+
+    /// Parses an area list: `all` (every ``implemented`` area), `none`, or names separated by commas, in any
+    /// case, with spaces around them ignored. Never switches; any thread.
+    ///
+    /// - Parameter text: the list.
+    /// - Returns: the areas named, in the order first named, and the names that are not areas (as given,
+    ///   trimmed), for the caller to report with ``unknownAreaMessage(_:in:)``.
+    public static func parseList(_ text: String) -> (areas: [MonkeyArea], unknown: [String]) {
+        var areas: [MonkeyArea] = []
+        var unknown: [String] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: true) {
+            let name = String(item).trimmingBlanks()
+            guard !name.isEmpty else { continue }
+            let named: [MonkeyArea]
+            switch name.lowercased() {
+            case "all": named = implemented
+            case "none": named = []
+            default:
+                guard let area = MonkeyArea(rawValue: name.lowercased()) else {
+                    unknown.append(name)
+                    continue
+                }
+                named = [area]
+            }
+            for area in named where !areas.contains(area) {
+                areas.append(area)
+            }
+        }
+        return (areas, unknown)
+    }
+
+    /// The one message for a name that is not an area: `unknown area 'sockets' in GEVENT_PATCH; use all,
+    /// none or a comma-separated list of socket, dns, time, select, thread`. Never switches; any thread.
+    ///
+    /// - Parameters:
+    ///   - name: the name as given.
+    ///   - source: where it was given: `GEVENT_PATCH`, `--patch`, `gevent_patch`.
+    public static func unknownAreaMessage(_ name: String, in source: String) -> String {
+        "unknown area '\(name)' in \(source); use \(listForms)"
+    }
+}
