@@ -26,11 +26,11 @@ void *gevent_ctx_make(void *stack_top, void (*entry)(void *), void *arg) {
 #elif defined(__aarch64__)
     uint64_t *sp = (uint64_t *)(top - 176);
     memset(sp, 0, 176);
-    sp[0] = (uint64_t)(uintptr_t)entry; // x19
-    sp[1] = (uint64_t)(uintptr_t)arg;   // x20
-    sp[10] = 0;                         // x29: ends frame-pointer walks
+    sp[0] = (uint64_t)(uintptr_t)entry;                  // x19
+    sp[1] = (uint64_t)(uintptr_t)arg;                    // x20
+    sp[10] = 0;                                          // x29: ends frame-pointer walks
     sp[11] = (uint64_t)(uintptr_t)gevent_ctx_trampoline; // x30
-    sp[20] = 0;                         // FPCR: round to nearest, no traps
+    sp[20] = 0;                                          // FPCR: round to nearest, no traps
     return sp;
 #else
 #error "swift-gevent supports x86_64 and aarch64"

@@ -66,8 +66,8 @@ static inline int *thread_errno(void) {
 static atomic_bool exclusivity_swap = true;
 
 // Implemented in stack.c.
-int cgreenlet_stack_acquire(size_t usable, void **base, size_t *size, size_t *guard);
-void cgreenlet_stack_release(void *base, size_t size, size_t guard);
+int cgreenlet_stack_acquire(size_t usable, void **base, size_t *size, size_t *guard, void **slab);
+void cgreenlet_stack_release(void *base, size_t size, size_t guard, void *slab);
 
 void cgreenlet_set_current(cgreenlet_t *g) {
     tls_current = g;
@@ -102,10 +102,6 @@ void cgreenlet_set_thread_exit_hook(void (*hook)(void *hub)) {
 
 int cgreenlet_thread_id(void) {
     return (int)gettid();
-}
-
-bool cgreenlet_is_process_main_thread(void) {
-    return gettid() == getpid();
 }
 
 void cgreenlet_set_exclusivity_swap(bool enabled) {
@@ -178,7 +174,7 @@ static void cgreenlet_boot(void *arg) {
 
 int cgreenlet_init(cgreenlet_t *g, size_t stack_size, void (*entry)(void *), void *arg) {
     memset(g, 0, sizeof(*g));
-    int err = cgreenlet_stack_acquire(stack_size, &g->stack_base, &g->stack_size, &g->guard_size);
+    int err = cgreenlet_stack_acquire(stack_size, &g->stack_base, &g->stack_size, &g->guard_size, &g->stack_slab);
     if (err != 0) {
         return err;
     }
@@ -194,7 +190,7 @@ int cgreenlet_init(cgreenlet_t *g, size_t stack_size, void (*entry)(void *), voi
 
 void cgreenlet_release_stack(cgreenlet_t *g) {
     if (g->stack_base != NULL) {
-        cgreenlet_stack_release(g->stack_base, g->stack_size, g->guard_size);
+        cgreenlet_stack_release(g->stack_base, g->stack_size, g->guard_size, g->stack_slab);
         g->stack_base = NULL;
     }
 #ifdef CGREENLET_TSAN

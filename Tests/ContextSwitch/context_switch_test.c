@@ -107,16 +107,16 @@ static void compare(const uint64_t *in, const uint64_t *out, int context, uint64
         uint64_t mask = i < FP_FIRST ? UINT64_MAX : fp_masks[i - FP_FIRST];
         checks++;
         if ((in[i] & mask) != (out[i] & mask)) {
-            fail("context %d, round %" PRIu64 ": %s was 0x%" PRIx64 " before the switch and 0x%" PRIx64 " after", context,
-                 round, reg_names[i], in[i] & mask, out[i] & mask);
+            fail("context %d, round %" PRIu64 ": %s was 0x%" PRIx64 " before the switch and 0x%" PRIx64 " after",
+                 context, round, reg_names[i], in[i] & mask, out[i] & mask);
         }
     }
 }
 
 // One context's part of the ring: switch to the next context ROUNDS times, checking registers each time.
 static void ring(int context) {
-    volatile uint64_t local[LOCAL_WORDS]; // on this context's own stack
-    uint64_t kept = mix((uint64_t)context);    // a value C keeps in a callee-saved register across the calls
+    volatile uint64_t local[LOCAL_WORDS];   // on this context's own stack
+    uint64_t kept = mix((uint64_t)context); // a value C keeps in a callee-saved register across the calls
     for (int i = 0; i < LOCAL_WORDS; i++) {
         local[i] = mix((uint64_t)(context * LOCAL_WORDS + i));
     }
