@@ -83,6 +83,41 @@ struct SelectTests {
         }
     }
 
+    @Test func closingADescriptorAnotherGreenletSelectsOnWakesItWithEBADF() throws {
+        try withHub {
+            var fds: [CInt] = [-1, -1]
+            #expect(pipe(&fds) == 0)
+            defer { close(fds[1]) }
+            let closer = spawn {
+                try sleep(.milliseconds(20))
+                close(fds[0])
+            }
+            #expect(throws: SocketError.self) {
+                _ = try select(readable: [FileDescriptor(fds[0])], writable: [], timeout: .seconds(20))
+            }
+            try closer.join()
+        }
+    }
+
+    @Test func closingADescriptorOnAnotherThreadWakesASelectOnIt() throws {
+        try withHub {
+            var fds: [CInt] = [-1, -1]
+            #expect(pipe(&fds) == 0)
+            defer { close(fds[1]) }
+            let reader = fds[0]
+            let thread = try NativeThread {
+                usleep(50_000)
+                close(reader)
+            }
+            let started = ContinuousClock.now
+            #expect(throws: SocketError.self) {
+                _ = try select(readable: [FileDescriptor(reader)], writable: [], timeout: .seconds(20))
+            }
+            #expect(elapsedMilliseconds(since: started) < 10_000)
+            thread.join()
+        }
+    }
+
     @Test func selectRejectsANegativeTimeout() throws {
         try withHub {
             #expect {

@@ -1,3 +1,4 @@
+import CGeventShim
 import CLibev
 
 #if canImport(Glibc)
@@ -86,8 +87,9 @@ public func poll(
     return ready
 }
 
-/// The engine of select and poll: a native zero-timeout `poll(2)`, then, if nothing is ready, one watcher
-/// per descriptor until one fires or the timeout passes, then a native check again for exact results.
+/// The engine of select and poll: a native zero-timeout `poll(2)`, then, if nothing is ready, a
+/// ``DescriptorWait`` on every descriptor until one fires, one is closed, or the timeout passes, then a
+/// native check again for exact results (a closed descriptor shows as `POLLNVAL`).
 private func pollCooperatively(
     _ entries: inout [pollfd],
     timeout: Duration?,
@@ -108,48 +110,27 @@ private func pollCooperatively(
         try sleep(.zero)
         return entries
     }
-    let greenlet = try hub.blockableGreenlet(operation)
+    var interests: [gevent_shim_wait_item] = []
+    interests.reserveCapacity(entries.count)
+    for entry in entries {
+        var events: CInt = 0
+        if entry.events & Int16(POLLIN) != 0 { events |= gevent_EV_READ }
+        if entry.events & Int16(POLLOUT) != 0 { events |= gevent_EV_WRITE }
+        if events != 0 {
+            interests.append(gevent_shim_wait_item(fd: entry.fd, events: events, generation: 0))
+        }
+    }
     let deadline = timeout.map { ContinuousClock.now + $0 }
     while true {
-        let sequence = greenlet.beginBlock(waitingFor: operation)
-        var woken = false
-        var timedOut = false
-        let wake = { [unowned hub, unowned greenlet] in
-            if !woken {
-                woken = true
-                // Through the callback queue, so every watcher that fired in this loop iteration has been
-                // seen before the greenlet looks.
-                hub.enqueue(.resume(greenlet, sequence))
-            }
+        let outcome = try interests.withUnsafeBufferPointer { buffer in
+            try DescriptorWait.wait(
+                for: buffer,
+                checkGenerations: false,
+                timeout: deadline.map { $0 - ContinuousClock.now },
+                operation: operation
+            )
         }
-        var watchers: [IOWatcher] = []
-        watchers.reserveCapacity(entries.count)
-        for entry in entries {
-            var events: CInt = 0
-            if entry.events & Int16(POLLIN) != 0 { events |= gevent_EV_READ }
-            if entry.events & Int16(POLLOUT) != 0 { events |= gevent_EV_WRITE }
-            guard events != 0 else { continue }
-            let watcher = IOWatcher(hub: hub, fd: entry.fd, events: events) { _ in wake() }
-            watcher.start()
-            watchers.append(watcher)
-        }
-        var timer: TimerWatcher?
-        if let deadline {
-            let remaining = deadline - ContinuousClock.now
-            let watcher = TimerWatcher(hub: hub, label: "select timeout") {
-                timedOut = true
-                wake()
-            }
-            watcher.start(after: max(remaining, .zero))
-            timer = watcher
-        }
-        defer {
-            for watcher in watchers { watcher.stop() }
-            timer?.stop()
-        }
-        try hub.block(greenlet)
-        for watcher in watchers { watcher.stop() }
-        if try pollNow(&entries, operation: operation) || timedOut {
+        if try pollNow(&entries, operation: operation) || outcome == .timedOut {
             return entries
         }
         // Woken without anything to report (the condition went away again): wait for the rest of the time.

@@ -28,6 +28,17 @@ final class NativeCondition {
         precondition(status == 0, "swift-gevent: pthread_cond_init failed: \(errnoDescription(status))")
     }
 
+    /// Re-creates the mutex and condition in a child process after `fork()`, where a thread that no longer
+    /// exists may have held the mutex. Only the forking thread exists then, so nothing can race this.
+    func reinitializeAfterFork() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
     deinit {
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)

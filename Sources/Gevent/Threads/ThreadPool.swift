@@ -33,6 +33,7 @@ public final class ThreadPool {
     private let slots: Semaphore
     private var limit: Int
     private var outstanding = 0
+    private var completed: UInt64 = 0
     private let allDone = Event()
 
     /// Creates a pool bound to the calling thread's hub (created if needed); no thread starts until the
@@ -82,11 +83,24 @@ public final class ThreadPool {
         workers.threadCount
     }
 
+    /// Tasks submitted that no worker thread has picked up yet. Never switches; any thread.
+    var queuedCount: Int {
+        workers.queuedCount
+    }
+
     /// The number of tasks spawned whose results have not come back yet (queued or running). gevent's
     /// `len(pool)`. Never switches; hub thread only.
     public var count: Int {
         hub.preconditionOnHubThread("ThreadPool.count")
         return outstanding
+    }
+
+    /// The number of tasks whose results came back since the pool was created (finished, failed or
+    /// cancelled). What a metrics exporter or a test that checks "this ran on the pool" reads. Never
+    /// switches; hub thread only.
+    public var completedCount: UInt64 {
+        hub.preconditionOnHubThread("ThreadPool.completedCount")
+        return completed
     }
 
     /// Runs `body` on a worker thread and returns its future result at once.
@@ -112,9 +126,11 @@ public final class ThreadPool {
         workers.submit(
             ThreadPoolTask(
                 run: {
-                    let outcome = Result { try body() }
-                    // false only when the hub was destroyed meanwhile: nobody is left to tell.
-                    hub.runThreadsafe { pool.value.deliver(outcome, to: result) }
+                    let outcome = UnsafeTransfer(value: Result { try body() })
+                    return {
+                        // false only when the hub was destroyed meanwhile: nobody is left to tell.
+                        hub.runThreadsafe { pool.value.deliver(outcome.value, to: result) }
+                    }
                 },
                 cancel: { error in
                     pool.value.deliver(.failure(error), to: result)
@@ -188,9 +204,18 @@ public final class ThreadPool {
         }
     }
 
+    /// After `fork()`, in the child: the parent's worker threads are gone. Tasks still queued run on new
+    /// threads; tasks that were running on the parent's threads fail with ``GreenletExit``, as if killed.
+    func reinitializeAfterFork() {
+        for task in workers.reinitializeAfterFork() {
+            task.cancel(GreenletExit())
+        }
+    }
+
     /// Hands a finished task's outcome to its result; runs inside the hub.
     private func deliver<T>(_ outcome: Result<T, any Error>, to result: AsyncResult<T>) {
         outstanding -= 1
+        completed &+= 1
         slots.release()
         hub.releaseLoopHold()
         switch outcome {
@@ -200,31 +225,24 @@ public final class ThreadPool {
         if outstanding == 0 { allDone.set() }
     }
 
-    /// The default size of ``Hub/threadPool``: `GEVENT_THREADPOOL_SIZE`, or 10. Read once; an unparseable
-    /// value is reported on stderr and the default is used. Never switches; any thread.
-    public static let defaultMaxSize: Int = {
-        guard let raw = getenv("GEVENT_THREADPOOL_SIZE"), raw.pointee != 0 else { return 10 }
-        let text = String(cString: raw)
-        if let size = Int(text), size >= 1 {
-            return size
-        }
-        writeToStandardError(
-            "swift-gevent: GEVENT_THREADPOOL_SIZE=\(text) is not a thread count of at least 1; using 10\n"
-        )
-        return 10
-    }()
+    /// The default size of ``Hub/threadPool``: ``GeventConfig/threadPoolSize`` of ``GeventConfig/current``
+    /// (`GEVENT_THREADPOOL_SIZE`, default 10). Never switches; any thread.
+    public static var defaultMaxSize: Int {
+        GeventConfig.current.threadPoolSize
+    }
 }
 
 extension Hub {
-    /// The hub's default ``ThreadPool``, created on first use with ``ThreadPool/defaultMaxSize`` threads
-    /// (`GEVENT_THREADPOOL_SIZE`, default 10) and a 5 s idle timeout; killed by ``destroy()``.
+    /// The hub's default ``ThreadPool``, created on first use with the hub's ``GeventConfig/threadPoolSize``
+    /// threads (`GEVENT_THREADPOOL_SIZE`, default 10) and ``GeventConfig/threadPoolIdleTimeout``
+    /// (`GEVENT_THREADPOOL_IDLE_TIMEOUT`, default 5 s); killed by ``destroy()``.
     ///
     /// gevent's `hub.threadpool`. Never switches; hub thread only.
     public var threadPool: ThreadPool {
         preconditionOnHubThread("Hub.threadPool")
         if let pool = threadPoolStorage { return pool }
         // The precondition above makes `self` the calling thread's hub, which the pool binds to.
-        let pool = ThreadPool(maxSize: ThreadPool.defaultMaxSize)
+        let pool = ThreadPool(maxSize: config.threadPoolSize, idleTimeout: config.threadPoolIdleTimeout)
         threadPoolStorage = pool
         return pool
     }

@@ -4,9 +4,10 @@
 @preconcurrency import Musl
 #endif
 
-/// One task for a worker thread: `run` executes it there; `cancel` (hub thread) fails its result instead.
+/// One task for a worker thread: `run` executes it there and returns how to report its outcome, which the
+/// worker calls once it no longer counts the task as running; `cancel` (hub thread) fails its result instead.
 struct ThreadPoolTask: Sendable {
-    let run: @Sendable () -> Void
+    let run: @Sendable () -> @Sendable () -> Void
     let cancel: @Sendable (any Error) -> Void
 }
 
@@ -30,6 +31,10 @@ final class ThreadPoolWorkers {
     private var retireRequests = 0
     private var maxThreads: Int
     private let idleTimeout: Int64?
+    /// The task each worker thread is running, by the thread's number: after `fork()` those threads are
+    /// gone from the child, and their tasks' results must be failed there rather than awaited forever.
+    private var running: [Int: ThreadPoolTask] = [:]
+    private var nextWorkerNumber = 0
 
     init(maxThreads: Int, idleTimeout: Duration?) {
         self.maxThreads = maxThreads
@@ -39,6 +44,11 @@ final class ThreadPoolWorkers {
     /// The number of worker threads alive now. Any thread.
     var threadCount: Int {
         condition.withLock { threads }
+    }
+
+    /// Tasks queued that no thread has picked up yet. Any thread.
+    var queuedCount: Int {
+        condition.withLock { tasks.count }
     }
 
     /// `true` on one of this pool's worker threads.
@@ -89,6 +99,24 @@ final class ThreadPoolWorkers {
         }
     }
 
+    /// In a child process after `fork()`: forgets the parent's worker threads (they do not exist here),
+    /// re-creates the mutex they may have held, and starts threads for the tasks still queued. Returns the
+    /// tasks those threads were running, whose results the caller fails. Only the forking thread exists.
+    func reinitializeAfterFork() -> [ThreadPoolTask] {
+        condition.reinitializeAfterFork()
+        let lost = Array(running.values)
+        running.removeAll()
+        threads = 0
+        idleThreads = 0
+        retireRequests = 0
+        let needed = min(tasks.count, maxThreads)
+        threads = needed
+        for _ in 0..<needed {
+            startWorkerThread()
+        }
+        return lost
+    }
+
     private func startWorkerThread() {
         let context = Unmanaged.passRetained(self)
         var attributes = pthread_attr_t()
@@ -108,7 +136,7 @@ final class ThreadPoolWorkers {
         pthread_attr_destroy(&attributes)
         guard status != 0 else { return }
         context.release()
-        writeToStandardError("swift-gevent: ThreadPool: \(ThreadPoolStartError(errno: status))\n")
+        reportWarning("ThreadPool: \(ThreadPoolStartError(errno: status))")
         let orphans = condition.withLock { () -> [ThreadPoolTask] in
             threads -= 1
             return threads == 0 ? tasks.drain() : []
@@ -123,14 +151,24 @@ final class ThreadPoolWorkers {
     private func workerMain() {
         pthread_setspecific(workerKey, Unmanaged.passUnretained(self).toOpaque())
         condition.lock()
+        let number = nextWorkerNumber
+        nextWorkerNumber &+= 1
         while true {
             var next = tasks.popFirst()
             if next != nil {
+                running[number] = next
                 condition.unlock()
-                next!.run()
+                var report: (@Sendable () -> Void)? = next!.run()
                 // Released before relocking: the task's captures may hold the last reference to the pool,
                 // whose deinit stops the workers under this same (non-recursive) mutex.
                 next = nil
+                condition.lock()
+                // No longer running before its outcome is reported: a fork after the report must not fail
+                // the task again in the child.
+                running[number] = nil
+                condition.unlock()
+                report!()
+                report = nil
                 condition.lock()
                 continue
             }
