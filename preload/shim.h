@@ -56,6 +56,9 @@ struct shim_real {
     ssize_t (*send)(int, const void *, size_t, int);
     ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
     ssize_t (*sendmsg)(int, const struct msghdr *, int);
+    ssize_t (*pread)(int, void *, size_t, off_t);
+    ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+    ssize_t (*pread_chk)(int, void *, size_t, off_t, size_t);
     ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
     ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
     int (*poll)(struct pollfd *, nfds_t, int);
@@ -85,6 +88,7 @@ struct shim_real {
     struct hostent *(*gethostbyname)(const char *);
     struct hostent *(*gethostbyname2)(const char *, int);
     struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+    int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 };
 
 SHIM_HIDDEN extern struct shim_real shim_real;
@@ -144,6 +148,7 @@ enum {
     SHIM_FD_NONBLOCK = 1u << 4,  ///< the user's O_NONBLOCK view (the kernel flag: we never change it)
     SHIM_FD_SHARED = 1u << 5,    ///< may share its open file description with another fd (dup, inherited)
     SHIM_FD_NO_NOWAIT = 1u << 6, ///< preadv2/pwritev2 with RWF_NOWAIT is not supported: poll first
+    SHIM_FD_FILE = 1u << 7,      ///< a regular file or block device on a filesystem that may wait for a disk
 };
 
 typedef struct shim_fd {
@@ -186,15 +191,27 @@ int gevent_shim_offload(void (*function)(void *), void *argument);
 void gevent_shim_fd_closing(int fd);
 void *gevent_shim_greenlet_buffer(size_t size);
 
+/// A wait ended by a signal handler that had SA_RESTART (as did every other handler that ran meanwhile): the
+/// calls the kernel restarts wait again, the others (poll, select, sleeps, sockets with a timeout) fail with
+/// EINTR. Only between the interposers, never returned by Swift.
+enum { SHIM_WAIT_RESTART = 100 };
+
+/// The calling thread's signal-handler count, taken before a wait (shim_signal.c).
+SHIM_HIDDEN uint64_t shim_signal_mark(void);
+
+/// Refines a wait's outcome: GEVENT_SHIM_INTERRUPTED becomes SHIM_WAIT_RESTART when every handler that
+/// ran since `mark` had SA_RESTART.
+SHIM_HIDDEN int shim_signal_outcome(int code, uint64_t mark);
+
 /// Monotonic time in nanoseconds.
 SHIM_HIDDEN int64_t shim_now_ns(void);
 
-/// Waits until `fd` is ready for `events` or until `deadline_ns` (monotonic, 0 = none). Returns a
-/// GEVENT_SHIM_* code. Counts the fd's waiters so close() can find them.
-SHIM_HIDDEN int shim_wait_fd(int fd, shim_fd_t *entry, uint32_t generation, int events, int64_t deadline_ns);
+/// Waits until `fd` is ready for `events` or until `deadline_ns` (monotonic, 0 = none), or until fd is
+/// closed or replaced after the caller read `generation`. Returns a GEVENT_SHIM_* code.
+SHIM_HIDDEN int shim_wait_fd(int fd, uint32_t generation, int events, int64_t deadline_ns);
 
 /// The errno a failed wait turns into for an I/O call (EAGAIN for a socket timeout, EBADF, ECANCELED,
-/// ETIMEDOUT), or 0 for GEVENT_SHIM_READY.
+/// ETIMEDOUT, EINTR for a signal), or 0 for GEVENT_SHIM_READY.
 SHIM_HIDDEN int shim_wait_errno(int code);
 
 /// A socket timeout (SO_RCVTIMEO/SO_SNDTIMEO) in nanoseconds: 0 means none (a zero timeval), -1 "expires at
@@ -206,12 +223,31 @@ static inline int64_t shim_timeval_ns(const struct timeval *tv) {
     if (tv->tv_sec == 0 && tv->tv_usec <= 0) {
         return 0;
     }
+    // Saturated: ~292 years of nanoseconds fit in int64, a timeval's seconds need not.
+    if (tv->tv_sec >= INT64_MAX / 1000000000LL - 1) {
+        return INT64_MAX;
+    }
     return (int64_t)tv->tv_sec * 1000000000LL + (int64_t)tv->tv_usec * 1000LL;
 }
 
-/// A deadline `timeout_ns` from now (0 = none; negative = now).
+/// A valid (non-negative) timespec in nanoseconds, saturated at INT64_MAX.
+static inline int64_t shim_timespec_ns(const struct timespec *ts) {
+    if (ts->tv_sec >= INT64_MAX / 1000000000LL - 1) {
+        return INT64_MAX;
+    }
+    return (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/// A deadline `timeout_ns` from now (0 = none; negative = now), saturated at INT64_MAX.
 static inline int64_t shim_deadline(int64_t timeout_ns) {
-    return timeout_ns == 0 ? 0 : shim_now_ns() + (timeout_ns > 0 ? timeout_ns : 0);
+    if (timeout_ns == 0) {
+        return 0;
+    }
+    int64_t now = shim_now_ns();
+    if (timeout_ns < 0) {
+        return now;
+    }
+    return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 }
 
 /// The nanoseconds left until `deadline_ns` (-1 = no deadline, 0 = passed).
@@ -273,6 +309,51 @@ static inline int shim_sys_fcntl(int fd, int cmd, void *arg) {
 static inline int shim_sys_nanosleep(const struct timespec *req, struct timespec *rem) {
     return shim_real.nanosleep ? shim_real.nanosleep(req, rem)
                                : (int)syscall(SYS_clock_nanosleep, CLOCK_REALTIME, 0, req, rem);
+}
+
+// MARK: - Regular files (shim_file.c)
+
+/// `true` when fd's filesystem lives in memory (tmpfs, procfs, sysfs...): its reads never wait for a device.
+SHIM_HIDDEN bool shim_file_in_memory(int fd);
+
+/// A read of a regular file at `offset` (-1: the file offset) as a blocking preadv/readv would do it,
+/// through the thread pool when the data is not in the page cache and a greenlet can wait; plain for every
+/// other fd. Sets errno like the plain call.
+SHIM_HIDDEN ssize_t shim_file_read(int fd, const struct iovec *iov, int count, off_t offset);
+
+// MARK: - Pointers from the caller, checked the way the kernel checks them
+
+/// Whether `size` bytes at `address` can be read, asked of the kernel (process_vm_readv on ourselves reads
+/// one byte per page into a scratch byte), so that a bad pointer becomes the real call's EFAULT instead of a
+/// crash in the interposer. Where the kernel refuses the probe (seccomp), assumes readable: the interposer
+/// then behaves as it always did. Leaves errno alone.
+static inline bool shim_readable(const void *address, size_t size) {
+    if (size == 0) {
+        return true;
+    }
+    if (address == NULL) {
+        return false;
+    }
+    int saved = errno;
+    const char *start = address;
+    const char *last = start + size - 1;
+    bool readable = true;
+    for (const char *at = start;; at = (const char *)(((uintptr_t)at | 4095) + 1)) {
+        if (at > last) {
+            at = last;
+        }
+        char scratch;
+        struct iovec local = {&scratch, 1}, remote = {(void *)at, 1};
+        if (syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL) != 1) {
+            readable = errno != EFAULT;
+            break;
+        }
+        if (at == last) {
+            break;
+        }
+    }
+    errno = saved;
+    return readable;
 }
 
 // MARK: - I/O helpers shared by the families (shim_io.c)

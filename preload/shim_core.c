@@ -60,6 +60,9 @@ __attribute__((constructor(101))) static void shim_resolve_real_functions(void) 
     RESOLVE(send, "send");
     RESOLVE(sendto, "sendto");
     RESOLVE(sendmsg, "sendmsg");
+    RESOLVE(pread, "pread");
+    RESOLVE(preadv, "preadv");
+    RESOLVE(pread_chk, "__pread_chk");
     RESOLVE(preadv2, "preadv2");
     RESOLVE(pwritev2, "pwritev2");
     RESOLVE(poll, "poll");
@@ -88,6 +91,7 @@ __attribute__((constructor(101))) static void shim_resolve_real_functions(void) 
     RESOLVE(gethostbyname, "gethostbyname");
     RESOLVE(gethostbyname2, "gethostbyname2");
     RESOLVE(gethostbyaddr, "gethostbyaddr");
+    RESOLVE(sigaction, "sigaction");
 #undef RESOLVE
     // glibc has two clock_nanosleep versions on x86_64 (2.2.5 from librt's days, 2.17); binaries built
     // today use 2.17, which is also aarch64's only one.
@@ -126,6 +130,9 @@ static void report(const char *text) {
     }
 }
 
+// The area names of Swift's MonkeyArea, which parses every other area list. GEVENT_PATCH is read here
+// because the preload constructor runs before main and must not start the Swift runtime in every process
+// that inherits LD_PRELOAD; AreaNameTests checks that both lists and messages agree.
 static const struct {
     const char *name;
     unsigned mask;
@@ -145,11 +152,11 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
     while (cursor != NULL && *cursor != 0) {
         const char *end = strchr(cursor, ',');
         size_t length = end ? (size_t)(end - cursor) : strlen(cursor);
-        while (length > 0 && (*cursor == ' ')) {
+        while (length > 0 && (*cursor == ' ' || *cursor == '\t')) {
             cursor++;
             length--;
         }
-        while (length > 0 && cursor[length - 1] == ' ') {
+        while (length > 0 && (cursor[length - 1] == ' ' || cursor[length - 1] == '\t')) {
             length--;
         }
         if (length > 0) {
@@ -164,8 +171,8 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
             if (!known) {
                 char message[256];
                 snprintf(message, sizeof(message),
-                         "swift-gevent: GEVENT_PATCH: unknown area '%.*s' ignored; use all, none or a list of "
-                         "socket, dns, time, select, thread\n",
+                         "swift-gevent: unknown area '%.*s' in GEVENT_PATCH; use all, none or a "
+                         "comma-separated list of socket, dns, time, select, thread\n",
                          (int)(length > 64 ? 64 : length), cursor);
                 report(message);
             }
@@ -175,22 +182,9 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
     return mask;
 }
 
+// Only GEVENT_PATCH: the other settings of the shim (how interposed lookups run) come from GeventConfig
+// when the first hub starts, which is before any interposer can make a call cooperative.
 SHIM_EXPORT unsigned gevent_shim_configure_from_environment(void) {
-    const char *resolver = getenv("GEVENT_RESOLVER");
-    if (resolver != NULL && *resolver != 0) {
-        if (strcasecmp(resolver, "block") == 0) {
-            gevent_shim_set_resolver(GEVENT_SHIM_RESOLVER_BLOCK);
-        } else if (strcasecmp(resolver, "thread") == 0) {
-            gevent_shim_set_resolver(GEVENT_SHIM_RESOLVER_THREAD);
-        } else if (strcasecmp(resolver, "ares") == 0) {
-            // The c-ares resolver lives with the networking code (issue 4); until the shim is wired to it,
-            // lookups run on native threads, which keeps them cooperative. Said once by gevent-run, not
-            // here: every child process that inherits the variable would repeat it.
-            gevent_shim_set_resolver(GEVENT_SHIM_RESOLVER_THREAD);
-        } else {
-            report("swift-gevent: GEVENT_RESOLVER must be thread, ares or block; using thread\n");
-        }
-    }
     const char *patch = getenv("GEVENT_PATCH");
     unsigned mask = (patch == NULL || *patch == 0) ? GEVENT_SHIM_AREA_ALL : gevent_shim_parse_areas(patch);
     if (mask & GEVENT_SHIM_AREA_THREAD) {

@@ -1,6 +1,6 @@
 // swift-gevent: name resolution. Since glibc 2.34 the stub resolver lives inside libc.so and uses its own
 // sockets and poll, out of reach of every other hook, so lookups are hooked at the entry points and run on
-// a native thread while the greenlet waits (gevent's default thread resolver; full NSS fidelity).
+// the hub's thread pool while the greenlet waits (gevent's default thread resolver; full NSS fidelity).
 // Non-reentrant functions (gethostbyname...) return per-greenlet storage, as each greenlet is a thread to
 // its caller.
 #include "shim.h"
@@ -15,10 +15,22 @@ static bool offloading(void) {
 
 #define REAL(name) (shim_real.name ? shim_real.name : (__typeof__(shim_real.name))shim_resolve_late(#name))
 
-/// Runs `function(argument)` on a native thread; false when the caller must run it itself.
-static bool offload(void (*function)(void *), void *argument) {
+enum offload_outcome { OFFLOAD_RAN, OFFLOAD_INLINE, OFFLOAD_NOT_RUN };
+
+/// Runs `function(argument)` on the hub's thread pool while the greenlet waits. OFFLOAD_INLINE: the caller
+/// must run it itself (no greenlet can wait here); OFFLOAD_NOT_RUN: the greenlet was killed or timed out
+/// before a pool thread took the call, which fails with *error (ECANCELED, ETIMEDOUT).
+static enum offload_outcome offload(void (*function)(void *), void *argument, int *error) {
     atomic_fetch_add_explicit(&shim_cooperative_count, 1, memory_order_relaxed);
-    return gevent_shim_offload(function, argument) != GEVENT_SHIM_CANNOT_WAIT;
+    int code = gevent_shim_offload(function, argument);
+    if (code == GEVENT_SHIM_CANNOT_WAIT) {
+        return OFFLOAD_INLINE;
+    }
+    if (code != GEVENT_SHIM_READY) {
+        *error = shim_wait_errno(code);
+        return OFFLOAD_NOT_RUN;
+    }
+    return OFFLOAD_RAN;
 }
 
 // MARK: - getaddrinfo, getnameinfo
@@ -39,8 +51,17 @@ static void run_getaddrinfo(void *argument) {
 SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                             struct addrinfo **result) {
     struct addrinfo_call call = {node, service, hints, result, 0, 0};
-    if (SHIM_LIKELY(!offloading()) || !offload(run_getaddrinfo, &call)) {
+    if (SHIM_LIKELY(!offloading())) {
         return REAL(getaddrinfo)(node, service, hints, result);
+    }
+    switch (offload(run_getaddrinfo, &call, &call.error)) {
+    case OFFLOAD_INLINE:
+        return REAL(getaddrinfo)(node, service, hints, result);
+    case OFFLOAD_NOT_RUN:
+        call.status = EAI_SYSTEM;
+        break;
+    case OFFLOAD_RAN:
+        break;
     }
     errno = call.error; // EAI_SYSTEM reports through errno
     return call.status;
@@ -66,8 +87,17 @@ static void run_getnameinfo(void *argument) {
 SHIM_EXPORT int getnameinfo(const struct sockaddr *address, socklen_t address_length, char *host, socklen_t host_length,
                             char *service, socklen_t service_length, int flags) {
     struct nameinfo_call call = {address, address_length, host, host_length, service, service_length, flags, 0, 0};
-    if (SHIM_LIKELY(!offloading()) || !offload(run_getnameinfo, &call)) {
+    if (SHIM_LIKELY(!offloading())) {
         return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
+    }
+    switch (offload(run_getnameinfo, &call, &call.error)) {
+    case OFFLOAD_INLINE:
+        return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
+    case OFFLOAD_NOT_RUN:
+        call.status = EAI_SYSTEM;
+        break;
+    case OFFLOAD_RAN:
+        break;
     }
     errno = call.error;
     return call.status;
@@ -117,9 +147,18 @@ static int host_query(struct host_call *call) {
     int thread_h_error = 0;
     int *caller_h_error = call->h_error;
     call->h_error = &thread_h_error;
-    if (!offload(run_host_query, call)) {
+    switch (offload(run_host_query, call, &call->error)) {
+    case OFFLOAD_INLINE:
         call->h_error = caller_h_error;
         return real_host_query(call);
+    case OFFLOAD_NOT_RUN:
+        // As glibc reports a failure outside the lookup itself: no result, NETDB_INTERNAL, the errno returned.
+        *call->result = NULL;
+        thread_h_error = NETDB_INTERNAL;
+        call->status = call->error;
+        break;
+    case OFFLOAD_RAN:
+        break;
     }
     if (caller_h_error != NULL) {
         *caller_h_error = thread_h_error;

@@ -80,7 +80,14 @@ static uint32_t classify(int fd, shim_fd_t *entry) {
     case 0: // anonymous inodes: eventfd, timerfd, signalfd, epoll, inotify
         flags |= SHIM_FD_POLLABLE | SHIM_FD_STREAM;
         break;
-    default: // regular files, directories, block devices: always "ready", reads block on the disk
+    case S_IFREG:
+    case S_IFBLK:
+        // Always "ready" to poll, but a read may wait for the device: shim_file.c.
+        if (!shim_file_in_memory(fd)) {
+            flags |= SHIM_FD_FILE;
+        }
+        break;
+    default: // directories
         break;
     }
     int status = shim_sys_fcntl(fd, F_GETFL, NULL);
@@ -217,9 +224,25 @@ SHIM_HIDDEN void shim_fd_set_timeout(int fd, bool receive, int64_t timeout_ns) {
     changed(entry, flags);
 }
 
-SHIM_EXPORT uint32_t gevent_shim_fd_generation(int fd) {
+SHIM_EXPORT uint32_t gevent_shim_fd_wait_begin(int fd) {
+    if (SHIM_UNLIKELY(!atomic_load_explicit(&shim_tracking, memory_order_relaxed))) {
+        atomic_store(&shim_tracking, true); // from now on every close looks for waiters
+    }
+    shim_fd_t *entry = shim_fd_entry(fd, true);
+    if (entry == NULL) {
+        return 0;
+    }
+    // Sequentially consistent, paired with shim_fd_closing: the close bumps the generation, then reads
+    // the count; the waiter counts itself, then reads the generation.
+    atomic_fetch_add(&entry->waiters, 1);
+    return atomic_load(&entry->generation);
+}
+
+SHIM_EXPORT void gevent_shim_fd_wait_end(int fd) {
     shim_fd_t *entry = shim_fd_entry(fd, false);
-    return entry ? atomic_load(&entry->generation) : 0;
+    if (entry != NULL) {
+        atomic_fetch_sub(&entry->waiters, 1);
+    }
 }
 
 SHIM_EXPORT void gevent_shim_reset_fd_table(void) {
@@ -238,17 +261,16 @@ SHIM_EXPORT void gevent_shim_reset_fd_table(void) {
 
 // MARK: - Waiting
 
-SHIM_HIDDEN int shim_wait_fd(int fd, shim_fd_t *entry, uint32_t generation, int events, int64_t deadline_ns) {
+SHIM_HIDDEN int shim_wait_fd(int fd, uint32_t generation, int events, int64_t deadline_ns) {
     int64_t timeout = shim_remaining(deadline_ns);
     if (timeout == 0) {
         return GEVENT_SHIM_TIMED_OUT;
     }
     gevent_shim_wait_item item = {fd, events, generation};
-    atomic_fetch_add(&entry->waiters, 1);
     atomic_fetch_add_explicit(&shim_cooperative_count, 1, memory_order_relaxed);
+    uint64_t mark = shim_signal_mark();
     int code = gevent_shim_wait_fds(&item, 1, timeout);
-    atomic_fetch_sub(&entry->waiters, 1);
-    return code;
+    return shim_signal_outcome(code, mark);
 }
 
 SHIM_HIDDEN int shim_wait_errno(int code) {
@@ -261,6 +283,9 @@ SHIM_HIDDEN int shim_wait_errno(int code) {
         return EBADF;
     case GEVENT_SHIM_TIMEOUT_ERROR:
         return ETIMEDOUT;
+    case GEVENT_SHIM_INTERRUPTED:
+    case SHIM_WAIT_RESTART:
+        return EINTR;
     default:
         return ECANCELED;
     }

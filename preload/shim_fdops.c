@@ -107,6 +107,7 @@ static int cooperative_accept(int fd, struct sockaddr *addr, socklen_t *len, int
     }
     uint32_t generation = atomic_load(&entry->generation);
     int64_t deadline = shim_deadline(atomic_load(&entry->receive_timeout_ns));
+    int saved = errno;
     for (;;) {
         // accept has no per-call non-blocking flag: ask poll first (a listener shared with another process
         // may still lose the race and block once, as it would have without us).
@@ -115,12 +116,16 @@ static int cooperative_accept(int fd, struct sockaddr *addr, socklen_t *len, int
             int accepted = real_accept4(fd, addr, len, flags);
             if (accepted >= 0) {
                 record_accepted(fd, entry, accepted, flags);
+                errno = saved;
             }
             return accepted;
         }
-        int code = shim_wait_fd(fd, entry, generation, GEVENT_SHIM_READABLE, deadline);
+        int code = shim_wait_fd(fd, generation, GEVENT_SHIM_READABLE, deadline);
         if (code == GEVENT_SHIM_CANNOT_WAIT) {
             return real_accept4(fd, addr, len, flags);
+        }
+        if (code == SHIM_WAIT_RESTART && atomic_load(&entry->receive_timeout_ns) == 0) {
+            continue;
         }
         if (code != GEVENT_SHIM_READY) {
             errno = shim_wait_errno(code);
@@ -165,13 +170,19 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     uint32_t generation = atomic_load(&entry->generation);
     int64_t deadline = shim_deadline(atomic_load(&entry->send_timeout_ns));
     int64_t backoff_ns = 1000000;
+    int saved = errno; // a connect that works leaves errno alone, EINPROGRESS on the way included
     for (;;) {
         int error = 0;
         if (nonblocking_connect(fd, addr, len, &error) == 0) {
+            errno = saved;
             return 0;
         }
         if (error == EINPROGRESS) {
-            int code = shim_wait_fd(fd, entry, generation, GEVENT_SHIM_WRITABLE, deadline);
+            int code;
+            do {
+                // A restarted connect goes on waiting for the same attempt.
+                code = shim_wait_fd(fd, generation, GEVENT_SHIM_WRITABLE, deadline);
+            } while (code == SHIM_WAIT_RESTART && atomic_load(&entry->send_timeout_ns) == 0);
             if (code == GEVENT_SHIM_CANNOT_WAIT) {
                 struct pollfd wait_out = {fd, POLLOUT, 0};
                 shim_sys_poll(&wait_out, 1, -1);
@@ -184,6 +195,12 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
                     return -1;
                 }
                 if (failure == 0) {
+                    // The kernel marks the socket connected only when connect is called again after the
+                    // handshake (it returns 0 then): without it, the program's next connect would also
+                    // return 0 instead of EISCONN.
+                    int ignored;
+                    nonblocking_connect(fd, addr, len, &ignored);
+                    errno = saved;
                     return 0;
                 }
                 errno = failure;

@@ -98,8 +98,8 @@ static ssize_t blocking_read(int fd, bool socket, struct msghdr *msg, struct iov
 /// wait here), or end with what was transferred (`total`) or -1 and *error.
 enum { SHIM_STEP_RETRY = -2, SHIM_STEP_BLOCKING = -3 };
 
-static ssize_t after_failed_attempt(int fd, shim_fd_t *entry, uint32_t generation, int events,
-                                    _Atomic int64_t *timeout_ns, int e, size_t total, int64_t *deadline, int *error) {
+static ssize_t after_failed_attempt(int fd, uint32_t generation, int events, _Atomic int64_t *timeout_ns, int e,
+                                    size_t total, int64_t *deadline, int *error) {
     if (e == EINTR) {
         return SHIM_STEP_RETRY;
     }
@@ -108,8 +108,9 @@ static ssize_t after_failed_attempt(int fd, shim_fd_t *entry, uint32_t generatio
             // The socket timeout counts from the first wait of the call, as the kernel's does.
             *deadline = shim_deadline(atomic_load(timeout_ns));
         }
-        int code = shim_wait_fd(fd, entry, generation, events, *deadline);
-        if (code == GEVENT_SHIM_READY) {
+        int code = shim_wait_fd(fd, generation, events, *deadline);
+        // SA_RESTART restarts a read or write, unless the socket has a timeout (signal(7)).
+        if (code == GEVENT_SHIM_READY || (code == SHIM_WAIT_RESTART && atomic_load(timeout_ns) == 0)) {
             return SHIM_STEP_RETRY;
         }
         if (code == GEVENT_SHIM_CANNOT_WAIT) {
@@ -186,8 +187,8 @@ SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *ms
         if (n == 0) {
             return (ssize_t)total; // end of file, or an empty buffer
         }
-        ssize_t step = after_failed_attempt(fd, entry, generation, GEVENT_SHIM_READABLE, &entry->receive_timeout_ns, e,
-                                            total, &deadline, error);
+        ssize_t step = after_failed_attempt(fd, generation, GEVENT_SHIM_READABLE, &entry->receive_timeout_ns, e, total,
+                                            &deadline, error);
         if (step == SHIM_STEP_RETRY) {
             continue;
         }
@@ -255,8 +256,8 @@ SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msg
             iov_advance(&cursor, &remaining_count, (size_t)n);
             continue;
         }
-        ssize_t step = after_failed_attempt(fd, entry, generation, GEVENT_SHIM_WRITABLE, &entry->send_timeout_ns, e,
-                                            total, &deadline, error);
+        ssize_t step = after_failed_attempt(fd, generation, GEVENT_SHIM_WRITABLE, &entry->send_timeout_ns, e, total,
+                                            &deadline, error);
         if (step == SHIM_STEP_RETRY) {
             continue;
         }
@@ -285,21 +286,25 @@ SHIM_HIDDEN ssize_t shim_write_common(int fd, shim_fd_t *entry, const struct msg
 
 // MARK: - The interposers
 
+/// Returns `result`, with errno set to `error` when it failed and left as the caller had it when it worked
+/// (the attempts and waits in between change it; libc's calls leave it alone on success).
 #define SHIM_FINISH(result, error)                                                                                     \
     do {                                                                                                               \
+        int shim_saved_errno_ = errno;                                                                                 \
         ssize_t shim_result_ = (result);                                                                               \
-        if (shim_result_ < 0) {                                                                                        \
-            errno = (error);                                                                                           \
-        }                                                                                                              \
+        errno = shim_result_ < 0 ? (error) : shim_saved_errno_;                                                        \
         return shim_result_;                                                                                           \
     } while (0)
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n) {
     shim_fd_t *entry;
-    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) || (entry = shim_fd_prepare(fd)) == NULL) {
+    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET))) {
         return shim_sys_read(fd, buf, n);
     }
     struct iovec iov = {buf, n};
+    if ((entry = shim_fd_prepare(fd)) == NULL) {
+        return shim_file_read(fd, &iov, 1, -1);
+    }
     int error = 0;
     SHIM_FINISH(shim_read_common(fd, entry, NULL, &iov, 1, 0, &error), error);
 }
@@ -313,17 +318,23 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int count) {
     shim_fd_t *entry;
-    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) || (entry = shim_fd_prepare(fd)) == NULL) {
+    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) ||
+        (count > 0 && count <= IOV_MAX && !shim_readable(iov, sizeof(*iov) * (size_t)count))) {
+        // A bad iov array: the real call's EFAULT (the kernel copies it in before it would wait).
         return shim_sys_readv(fd, iov, count);
+    }
+    if ((entry = shim_fd_prepare(fd)) == NULL) {
+        return shim_file_read(fd, iov, count, -1);
     }
     int error = 0;
     SHIM_FINISH(shim_read_common(fd, entry, NULL, iov, count, 0, &error), error);
 }
 
-/// The entry for a recv/send-family call, or NULL to pass through: MSG_DONTWAIT never waits, and a
-/// non-socket gets ENOTSOCK from the real call.
+/// The entry for a recv/send-family call, or NULL to pass through: MSG_DONTWAIT never waits, nor does a read
+/// of the error queue (MSG_ERRQUEUE: EAGAIN at once when it is empty), and a non-socket gets ENOTSOCK from
+/// the real call.
 static shim_fd_t *socket_call_entry(int fd, int flags) {
-    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) || (flags & MSG_DONTWAIT)) {
+    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) || (flags & (MSG_DONTWAIT | MSG_ERRQUEUE))) {
         return NULL;
     }
     shim_fd_t *entry = shim_fd_prepare(fd);
@@ -352,7 +363,7 @@ SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int f
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *addrlen) {
     shim_fd_t *entry = socket_call_entry(fd, flags);
-    if (entry == NULL) {
+    if (entry == NULL || (addr != NULL && !shim_readable(addrlen, sizeof(*addrlen)))) {
         return shim_sys_recvfrom(fd, buf, n, flags, addr, addrlen);
     }
     struct iovec iov = {buf, n};
@@ -380,7 +391,8 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, i
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
     shim_fd_t *entry = socket_call_entry(fd, flags);
-    if (entry == NULL || msg == NULL || msg->msg_iovlen > IOV_MAX) {
+    if (entry == NULL || !shim_readable(msg, sizeof(*msg)) || msg->msg_iovlen > IOV_MAX ||
+        !shim_readable(msg->msg_iov, sizeof(struct iovec) * msg->msg_iovlen)) {
         return shim_sys_recvmsg(fd, msg, flags);
     }
     int error = 0;
@@ -399,7 +411,8 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int count) {
     shim_fd_t *entry;
-    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) || (entry = shim_fd_prepare(fd)) == NULL) {
+    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SOCKET)) || (entry = shim_fd_prepare(fd)) == NULL ||
+        (count > 0 && count <= IOV_MAX && !shim_readable(iov, sizeof(*iov) * (size_t)count))) {
         return shim_sys_writev(fd, iov, count);
     }
     int error = 0;
@@ -433,7 +446,8 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const s
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
     shim_fd_t *entry = socket_call_entry(fd, flags);
-    if (entry == NULL || msg == NULL || msg->msg_iovlen > IOV_MAX) {
+    if (entry == NULL || !shim_readable(msg, sizeof(*msg)) || msg->msg_iovlen > IOV_MAX ||
+        !shim_readable(msg->msg_iov, sizeof(struct iovec) * msg->msg_iovlen)) {
         return shim_sys_sendmsg(fd, msg, flags);
     }
     int error = 0;

@@ -57,23 +57,17 @@ SHIM_HIDDEN int shim_wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t de
         items[count].fd = fd;
         items[count].events = events;
         items[count].generation = entry ? atomic_load(&entry->generation) : 0;
-        if (entry != NULL) {
-            atomic_fetch_add(&entry->waiters, 1);
-        }
         count++;
     }
     int64_t timeout = shim_remaining(deadline_ns);
     if (sliced && (timeout < 0 || timeout > SHIM_POLL_SLICE_NS)) {
         timeout = SHIM_POLL_SLICE_NS;
     }
-    int code = timeout == 0 ? GEVENT_SHIM_TIMED_OUT : gevent_shim_wait_fds(items, count, timeout);
+    uint64_t mark = shim_signal_mark();
+    // poll and select never restart (signal(7)): SHIM_WAIT_RESTART ends them with EINTR too.
+    int code =
+        timeout == 0 ? GEVENT_SHIM_TIMED_OUT : shim_signal_outcome(gevent_shim_wait_fds(items, count, timeout), mark);
     atomic_fetch_add_explicit(&shim_cooperative_count, 1, memory_order_relaxed);
-    for (int j = 0; j < count; j++) {
-        shim_fd_t *entry = shim_fd_entry(items[j].fd, false);
-        if (entry != NULL) {
-            atomic_fetch_sub(&entry->waiters, 1);
-        }
-    }
     if (items != stack_items) {
         free(items);
     }
@@ -84,7 +78,7 @@ SHIM_HIDDEN int shim_wait_pollfds(const struct pollfd *fds, nfds_t n, int64_t de
 /// `sigmask` applies to the probes only (a parked greenlet cannot block signals atomically).
 static int cooperative_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *sigmask) {
     const struct timespec zero = {0, 0};
-    int64_t deadline = timeout_ns < 0 ? 0 : shim_now_ns() + timeout_ns;
+    int64_t deadline = timeout_ns < 0 ? 0 : shim_deadline(timeout_ns > 0 ? timeout_ns : -1);
     for (;;) {
         int ready = shim_sys_ppoll(fds, n, &zero, sigmask);
         if (ready != 0) {
@@ -113,11 +107,21 @@ static int cooperative_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, co
     }
 }
 
+/// cooperative_poll, leaving errno as the caller had it when it succeeds (as libc does).
+static int cooperative_poll_keeping_errno(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *sigmask) {
+    int saved = errno;
+    int result = cooperative_poll(fds, n, timeout_ns, sigmask);
+    if (result >= 0) {
+        errno = saved;
+    }
+    return result;
+}
+
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
     if (SHIM_LIKELY(timeout == 0 || !shim_enabled(GEVENT_SHIM_AREA_SELECT))) {
         return shim_sys_poll(fds, n, timeout);
     }
-    return cooperative_poll(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000LL, NULL);
+    return cooperative_poll_keeping_errno(fds, n, timeout < 0 ? -1 : (int64_t)timeout * 1000000LL, NULL);
 }
 
 SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen) {
@@ -133,11 +137,12 @@ static bool valid_timespec(const struct timespec *ts) {
 
 SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *sigmask) {
     if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SELECT)) ||
-        (timeout != NULL && (!valid_timespec(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0)))) {
+        (timeout != NULL && (!shim_readable(timeout, sizeof(*timeout)) || !valid_timespec(timeout) ||
+                             (timeout->tv_sec == 0 && timeout->tv_nsec == 0)))) {
         return shim_sys_ppoll(fds, n, timeout, sigmask);
     }
-    int64_t ns = timeout ? (int64_t)timeout->tv_sec * 1000000000LL + timeout->tv_nsec : -1;
-    return cooperative_poll(fds, n, ns, sigmask);
+    int64_t ns = timeout ? shim_timespec_ns(timeout) : -1;
+    return cooperative_poll_keeping_errno(fds, n, ns, sigmask);
 }
 
 SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout, const sigset_t *sigmask,
@@ -178,18 +183,30 @@ static int probe_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const sigset
     return real_pselect(nfds, r, w, e, &zero, sigmask);
 }
 
+/// Whether the sets' first nfds bits can be read (the kernel reads that much, in whole longs): a bad
+/// pointer gets the real call's EFAULT.
+static bool sets_readable(int nfds, fd_set *r, fd_set *w, fd_set *e) {
+    size_t bytes = (size_t)((nfds + 63) / 64) * 8;
+    return (r == NULL || shim_readable(r, bytes)) && (w == NULL || shim_readable(w, bytes)) &&
+           (e == NULL || shim_readable(e, bytes));
+}
+
 /// select/pselect on top of the poll machinery: probe with the real call (on copies, so the caller's sets
 /// change only once, as the kernel would change them), wait for the fds of the original sets, repeat.
 static int cooperative_select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, int64_t timeout_ns,
                               const sigset_t *sigmask, select_probe probe, int64_t *left_ns) {
+    int entry_errno = errno;
     fd_set original[3], working[3];
     fd_set *sets[3] = {readfds, writefds, exceptfds};
+    // Only the bytes the kernel would touch: a caller's set may be shorter than an fd_set.
+    size_t bytes = (size_t)((nfds + 63) / 64) * 8;
     for (int k = 0; k < 3; k++) {
         if (sets[k]) {
-            original[k] = *sets[k];
+            FD_ZERO(&original[k]);
+            memcpy(&original[k], sets[k], bytes);
         }
     }
-    int64_t deadline = timeout_ns < 0 ? 0 : shim_now_ns() + timeout_ns;
+    int64_t deadline = timeout_ns < 0 ? 0 : shim_deadline(timeout_ns > 0 ? timeout_ns : -1);
     struct pollfd stack_fds[64];
     struct pollfd *fds = nfds <= 64 ? stack_fds : malloc(sizeof(struct pollfd) * (size_t)nfds);
     if (fds == NULL) {
@@ -241,14 +258,14 @@ static int cooperative_select(int nfds, fd_set *readfds, fd_set *writefds, fd_se
         errno = shim_wait_errno(code);
         return -1;
     }
-    int saved = errno;
+    int saved = result >= 0 ? entry_errno : errno;
     if (fds != stack_fds) {
         free(fds);
     }
     if (result >= 0) {
         for (int k = 0; k < 3; k++) {
             if (sets[k]) {
-                *sets[k] = working[k];
+                memcpy(sets[k], &working[k], bytes);
             }
         }
     }
@@ -261,8 +278,9 @@ static int cooperative_select(int nfds, fd_set *readfds, fd_set *writefds, fd_se
 
 SHIM_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, struct timeval *timeout) {
     if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SELECT)) || nfds < 0 || nfds > FD_SETSIZE ||
-        (timeout != NULL && (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1000000 ||
-                             (timeout->tv_sec == 0 && timeout->tv_usec == 0)))) {
+        !sets_readable(nfds, readfds, writefds, exceptfds) ||
+        (timeout != NULL && (!shim_readable(timeout, sizeof(*timeout)) || timeout->tv_sec < 0 || timeout->tv_usec < 0 ||
+                             timeout->tv_usec >= 1000000 || (timeout->tv_sec == 0 && timeout->tv_usec == 0)))) {
         if (shim_real.select) {
             return shim_real.select(nfds, readfds, writefds, exceptfds, timeout);
         }
@@ -272,7 +290,7 @@ SHIM_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exce
             timeout ? (struct timespec){timeout->tv_sec, timeout->tv_usec * 1000L} : (struct timespec){0, 0};
         return (int)syscall(SYS_pselect6, nfds, readfds, writefds, exceptfds, timeout ? &ts : NULL, NULL);
     }
-    int64_t ns = timeout ? (int64_t)timeout->tv_sec * 1000000000LL + (int64_t)timeout->tv_usec * 1000LL : -1;
+    int64_t ns = timeout ? shim_timeval_ns(timeout) : -1;
     int64_t left = -1;
     int result = cooperative_select(nfds, readfds, writefds, exceptfds, ns, NULL, probe_select, &left);
     if (timeout != NULL && result >= 0) {
@@ -288,9 +306,11 @@ SHIM_EXPORT int select(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exce
 SHIM_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exceptfds, const struct timespec *timeout,
                         const sigset_t *sigmask) {
     if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SELECT)) || nfds < 0 || nfds > FD_SETSIZE ||
-        (timeout != NULL && (!valid_timespec(timeout) || (timeout->tv_sec == 0 && timeout->tv_nsec == 0)))) {
+        !sets_readable(nfds, readfds, writefds, exceptfds) ||
+        (timeout != NULL && (!shim_readable(timeout, sizeof(*timeout)) || !valid_timespec(timeout) ||
+                             (timeout->tv_sec == 0 && timeout->tv_nsec == 0)))) {
         return real_pselect(nfds, readfds, writefds, exceptfds, timeout, sigmask);
     }
-    int64_t ns = timeout ? (int64_t)timeout->tv_sec * 1000000000LL + timeout->tv_nsec : -1;
+    int64_t ns = timeout ? shim_timespec_ns(timeout) : -1;
     return cooperative_select(nfds, readfds, writefds, exceptfds, ns, sigmask, probe_pselect, NULL);
 }

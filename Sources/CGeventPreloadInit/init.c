@@ -1,4 +1,4 @@
-// swift-gevent: what loading libGeventPreload.so does, before main: read GEVENT_PATCH and GEVENT_RESOLVER.
+// swift-gevent: what loading libGeventPreload.so does, before main: read GEVENT_PATCH.
 // Nothing else: no hub, no Swift, no threads, so every process that inherits LD_PRELOAD (every child of
 // gevent-run) pays only for this and for the interposers' pass-through checks.
 #include "CGeventPreloadInit.h"

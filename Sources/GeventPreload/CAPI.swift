@@ -1,6 +1,7 @@
 import CGeventPreloadInit
 import CGeventShim
 import Gevent
+import Logging
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -99,37 +100,26 @@ public func geventRun() -> Int32 {
 ///
 /// Never switches; any thread.
 ///
-/// - Parameter areas: a comma-separated list of area names, or "all".
-/// - Returns: 0, or EINVAL when a name is unknown (reported on stderr; the others are patched).
+/// - Parameter areas: an area list as ``MonkeyArea/parseList(_:)`` reads it: "all", "none" or names.
+/// - Returns: 0, or EINVAL when a name is unknown (reported through GeventLogging.logger; the others are patched).
 @_cdecl("gevent_patch")
 public func geventPatch(_ areas: UnsafePointer<CChar>?) -> Int32 {
     guard let areas else { return EINVAL }
-    var known = true
-    for name in String(cString: areas).split(separator: ",") {
-        let trimmed = name.filter { $0 != " " }.lowercased()
-        if trimmed == "all" {
-            Monkey.patchAll()
-        } else if let area = Monkey.Area(rawValue: trimmed) {
-            Monkey.patch(area)
-        } else {
-            known = false
-            writeToStandardError(
-                "swift-gevent: gevent_patch: unknown area '\(trimmed)'; use all or socket, dns, time, select\n"
-            )
-        }
+    let list = MonkeyArea.parseList(String(cString: areas))
+    for area in list.areas {
+        Monkey.patch(area)
     }
-    return known ? 0 : EINVAL
+    for name in list.unknown {
+        GeventLogging.logger.warning(
+            "\(MonkeyArea.unknownAreaMessage(name, in: "gevent_patch"))",
+            metadata: ["gevent-report": "warning"]
+        )
+    }
+    return list.unknown.isEmpty ? 0 : EINVAL
 }
 
 private func errorCode(_ error: any Error) -> Int32 {
     error is Timeout ? ETIMEDOUT : ECANCELED
-}
-
-private func writeToStandardError(_ text: String) {
-    var text = text
-    text.withUTF8 { bytes in
-        _ = write(2, bytes.baseAddress, bytes.count)
-    }
 }
 
 /// Keeps the constructor's object file in the library (nothing else refers to it).

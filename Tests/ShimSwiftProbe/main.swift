@@ -1,9 +1,21 @@
-// A Swift program that does not link Gevent, for the preload tests: under gevent-run it finds the C API
-// of the preloaded library and runs ten 200 ms usleep calls in greenlets; without it, it says so. Two
-// Swift runtimes then share the process (the program's and the library's static one).
+// A Swift program that does not link Gevent, for the preload tests: it first uses Foundation and
+// Dispatch (its own libdispatch and Swift runtime, which must never bind to the preload library's static
+// copies); then, under gevent-run, it finds the C API of the preloaded library and runs ten 200 ms usleep
+// calls in greenlets; without it, it says so.
+import Dispatch
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+
+let squares = Mutex(0)
+DispatchQueue.concurrentPerform(iterations: 10) { index in
+    squares.withLock { $0 += index * index }
+}
+let encoded = try JSONEncoder().encode(["sum": squares.withLock { $0 }])
+print("foundation \(String(decoding: encoded, as: UTF8.self)) \(Date(timeIntervalSince1970: 0).timeIntervalSince1970)")
 
 typealias Spawn =
     @convention(c) (

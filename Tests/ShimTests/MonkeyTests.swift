@@ -166,17 +166,7 @@ struct MonkeyTests {
     @Test func lookupsRunOnNativeThreadsWhileOthersRun() throws {
         try withPatchedHub { _ in
             let ticker = Ticker(every: .milliseconds(1))
-            let lookups = (0..<20).map { _ in
-                spawn { () -> Int32 in
-                    var hints = addrinfo()
-                    hints.ai_family = AF_INET
-                    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                    var result: UnsafeMutablePointer<addrinfo>?
-                    let status = getaddrinfo("localhost", "80", &hints, &result)
-                    freeaddrinfo(result)
-                    return status
-                }
-            }
+            let lookups = (0..<20).map { _ in spawn { lookUpLocalhost(service: "80") } }
             let before = gevent_shim_cooperative_calls()
             try joinAll(lookups)
             #expect(lookups.allSatisfy { $0.value == 0 })
@@ -187,6 +177,72 @@ struct MonkeyTests {
 }
 
 extension MonkeyTests {
+    /// The lookups share the hub's bounded pool: a thousand at once never start more threads than it has.
+    @Test func aThousandConcurrentLookupsUseOnlyTheHubsThreadPool() throws {
+        try withPatchedHub { hub in
+            hub.threadPool.maxSize = 4
+            let baseline = threadCountOfThisProcess()
+            var peak = baseline
+            let sampler = spawn {
+                while true {
+                    peak = max(peak, threadCountOfThisProcess())
+                    try sleep(.milliseconds(1))
+                }
+            }
+            let lookups = (0..<1000).map { index in spawn { lookUpLocalhost(service: "\(1000 + index)") } }
+            try joinAll(lookups)
+            try sampler.kill()
+            #expect(lookups.allSatisfy { $0.value == 0 })
+            #expect(hub.threadPool.threadCount > 0, "the lookups ran on the hub's pool")
+            #expect(hub.threadPool.threadCount <= 4)
+            // Other suites of this process may start a few threads of their own meanwhile.
+            #expect(peak <= baseline + 4 + 8, "\(peak) threads at the peak, \(baseline) before")
+        }
+    }
+
+    /// A read that would wait for the disk runs on the pool while the others run; one the page cache can
+    /// answer stays on the hub's thread.
+    @Test func aColdFileReadRunsOnThePoolAndACachedOneDoesNot() throws {
+        // Under .build: /tmp may be a tmpfs, whose reads never wait and are never offloaded.
+        let path = packageRoot + "/.build/gevent-cold-read-\(getpid())"
+        let size = 16 << 20
+        var contents = [UInt8](repeating: 0, count: size)
+        for index in stride(from: 0, to: size, by: 4096) { contents[index] = UInt8(truncatingIfNeeded: index >> 12) }
+        let writer = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        #expect(writer >= 0)
+        #expect(contents.withUnsafeBytes { Glibc.write(writer, $0.baseAddress, size) } == size)
+        fsync(writer)
+        close(writer)
+        defer { unlink(path) }
+        try withPatchedHub { hub in
+            let fd = open(path, O_RDONLY)
+            defer { close(fd) }
+            #expect(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+            let ticker = Ticker(every: .milliseconds(1))
+            var buffer = [UInt8](repeating: 0, count: size)
+            let pooledBefore = hub.threadPool.completedCount
+            let started = ContinuousClock.now
+            var total = 0
+            while total < size {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, size - total) }
+                #expect(n > 0, "read failed: errno \(errno)")
+                if n <= 0 { break }
+                total += n
+            }
+            let readTime = ContinuousClock.now - started
+            let ticksDuringTheRead = ticker.ticks
+            #expect(buffer == contents)
+            #expect(hub.threadPool.completedCount > pooledBefore, "the cold read ran on the pool")
+            // A disk read of 16 MiB takes milliseconds at least; the others ran meanwhile.
+            #expect(ticksDuringTheRead > 0 || readTime < .milliseconds(5), "no tick in \(readTime)")
+            let pooledAfterCold = hub.threadPool.completedCount
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, size, 0) }
+            #expect(n == size)
+            #expect(hub.threadPool.completedCount == pooledAfterCold, "a cached read is not offloaded")
+            try ticker.stop()
+        }
+    }
+
     /// The linker exports an executable's definitions of symbols that a shared library of the link (libc)
     /// also defines, so the dynamic linker binds every library's calls to them: no -rdynamic needed.
     @Test func theInterposersInThisExecutableComeBeforeLibcForEveryLibrary() throws {
@@ -242,4 +298,26 @@ final class FDBox: @unchecked Sendable {
     init(_ fd: Int32) {
         self.fd = fd
     }
+}
+
+/// The number of threads of this process now (entries of /proc/self/task).
+private func threadCountOfThisProcess() -> Int {
+    guard let directory = opendir("/proc/self/task") else { return 0 }
+    defer { closedir(directory) }
+    var count = 0
+    while let entry = readdir(directory) {
+        if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
+    }
+    return count
+}
+
+/// An interposed getaddrinfo of localhost (IPv4, TCP) for `service`, as unaware code calls it: its status.
+private func lookUpLocalhost(service: String) -> Int32 {
+    var hints = addrinfo()
+    hints.ai_family = AF_INET
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var result: UnsafeMutablePointer<addrinfo>?
+    let status = getaddrinfo("localhost", service, &hints, &result)
+    freeaddrinfo(result)
+    return status
 }

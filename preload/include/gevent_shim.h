@@ -33,6 +33,7 @@ enum {
     GEVENT_SHIM_CANCELLED = 3,     ///< an error (a kill) was thrown into the greenlet: fail with ECANCELED
     GEVENT_SHIM_TIMEOUT_ERROR = 4, ///< a gevent Timeout was thrown into the greenlet: fail with ETIMEDOUT
     GEVENT_SHIM_CANNOT_WAIT = 5,   ///< no greenlet could wait here (the hub itself): do the real blocking call
+    GEVENT_SHIM_INTERRUPTED = 6,   ///< a signal handler ran on the hub's thread: fail with EINTR, or restart
 };
 
 /// Readiness a wait is for (the libev bits, so Swift passes them straight to ev_io).
@@ -52,7 +53,7 @@ typedef struct gevent_shim_wait_item {
 /// How the DNS area runs lookups.
 enum {
     GEVENT_SHIM_RESOLVER_THREAD = 0, ///< on a native thread while the greenlet waits (default)
-    GEVENT_SHIM_RESOLVER_BLOCK = 1,  ///< call libc directly, blocking the hub (GEVENT_RESOLVER=block)
+    GEVENT_SHIM_RESOLVER_BLOCK = 1,  ///< call libc directly, blocking the hub (resolver `block`)
 };
 
 /// Sets the patched areas (a GEVENT_SHIM_AREA_* mask). Any thread.
@@ -65,18 +66,38 @@ unsigned gevent_shim_patched(void);
 /// stderr with the accepted names. Returns the mask.
 unsigned gevent_shim_parse_areas(const char *text);
 
-/// Sets how DNS lookups run (GEVENT_SHIM_RESOLVER_*). Any thread.
+/// Sets how DNS lookups run (GEVENT_SHIM_RESOLVER_*); GeventConfig does, from its resolver. Any thread.
 void gevent_shim_set_resolver(int mode);
 
-/// The generation of fd's shadow entry (0 when none exists). Changes whenever the fd is closed or replaced.
-uint32_t gevent_shim_fd_generation(int fd);
+/// For a wait about to start on fd: counts it as a waiter, so that a close of fd on any thread calls back
+/// into the waits' registry (DescriptorWait) before the fd is gone, and returns the generation of fd's
+/// shadow entry, which changes whenever the fd is closed or replaced (0 for fds outside the table). Any
+/// thread.
+uint32_t gevent_shim_fd_wait_begin(int fd);
+
+/// Uncounts a waiter counted by gevent_shim_fd_wait_begin. Any thread.
+void gevent_shim_fd_wait_end(int fd);
 
 /// Forgets every shadow entry (tests that unpatch use it). Only when no greenlet waits in the shim.
 void gevent_shim_reset_fd_table(void);
 
-/// Reads GEVENT_PATCH and GEVENT_RESOLVER and patches accordingly (what the preload library does once,
-/// in its constructor). Returns the patched mask.
+/// Reads GEVENT_PATCH and patches accordingly (what the preload library does once, in its constructor).
+/// Returns the patched mask. GeventConfig sets everything else when the first hub starts.
 unsigned gevent_shim_configure_from_environment(void);
+
+/// Tells the signal trampoline (preload/shim_signal.c) which ev_loop and ev_async wake the calling thread's
+/// hub (`struct ev_loop *`, `ev_async *`). The hub's thread, when the hub starts; detach before the loop is
+/// freed.
+void gevent_shim_signal_attach(void *loop, void *async);
+void gevent_shim_signal_detach(void);
+
+/// Whether a signal handler ran on this thread since the last call (which resets it). The hub's thread, in
+/// its ev_async callback.
+bool gevent_shim_signal_take_pending(void);
+
+/// How many program signal handlers have run on the calling thread: a wait that began at a lower count was
+/// in progress when one ran. Any thread (its own count).
+uint64_t gevent_shim_signal_count(void);
 
 /// Counters for tests: how many times an interposer made a call cooperative (went to the hub), by area.
 uint64_t gevent_shim_cooperative_calls(void);

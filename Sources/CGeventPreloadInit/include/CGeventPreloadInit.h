@@ -2,7 +2,7 @@
 #ifndef CGEVENT_PRELOAD_INIT_H
 #define CGEVENT_PRELOAD_INIT_H
 
-/// `true` once the constructor has configured the shim from GEVENT_PATCH and GEVENT_RESOLVER.
+/// `true` once the constructor has configured the shim from GEVENT_PATCH.
 int gevent_preload_configured(void);
 
 #endif

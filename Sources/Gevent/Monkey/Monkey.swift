@@ -31,20 +31,21 @@ import CGeventShim
 /// of reach; a library that holds a pthread mutex across a blocking call can deadlock another greenlet
 /// that takes the same mutex on the same thread.
 public enum Monkey {
-    /// Patches every implemented area: ``Area/socket``, ``Area/dns``, ``Area/time``, ``Area/select``.
+    /// Patches every implemented area (`MonkeyArea.implemented`): `Area.socket`, `Area.dns`,
+    /// `Area.time`, `Area.select`.
     ///
-    /// gevent's `monkey.patch_all()`. ``Area/thread`` is not implemented yet and is left out. Prints a
+    /// gevent's `monkey.patch_all()`. `Area.thread` is not implemented yet and is left out. Prints a
     /// warning on stderr when other threads already run (see ``patch(_:)``). Never switches; any thread,
     /// best the main thread before any other starts.
     public static func patchAll() {
-        patch(areas: [.socket, .dns, .time, .select])
+        patch(areas: MonkeyArea.implemented)
     }
 
     /// Patches the given areas, in addition to those already patched.
     ///
     /// When other threads already exist, prints one warning on stderr that says what may not be covered:
     /// calls those threads are blocked in right now stay blocked, and a thread only becomes cooperative
-    /// once it has a hub. Patching ``Area/thread`` prints that it is not implemented yet. Never switches;
+    /// once it has a hub. Patching `Area.thread` prints that it is not implemented yet. Never switches;
     /// any thread.
     ///
     /// - Parameter areas: the call families to make cooperative.
@@ -92,9 +93,9 @@ public enum Monkey {
         var mask: UInt32 = 0
         for area in areas {
             if area == .thread {
-                writeToStandardError(
-                    "swift-gevent: Monkey.patch(.thread) is not implemented yet: pthreads stay native threads "
-                        + "(use ThreadPool for blocking work that must run in parallel)\n"
+                reportWarning(
+                    "Monkey.patch(.thread) is not implemented yet: pthreads stay native threads "
+                        + "(use ThreadPool for blocking work that must run in parallel)"
                 )
                 continue
             }
@@ -106,11 +107,11 @@ public enum Monkey {
         let others = warnAboutThreads ? otherThreadCount() : 0
         if others > 0 && warnAboutThreads {
             let names = Area.allCases.filter { added & $0.mask != 0 }.map(\.rawValue).joined(separator: ", ")
-            writeToStandardError(
-                "swift-gevent: Monkey.patch(\(names)) while \(others) other thread(s) run: calls they are blocked "
+            reportWarning(
+                "Monkey.patch(\(names)) while \(others) other thread(s) run: calls they are blocked "
                     + "in now stay blocked, their calls become cooperative only once they run a hub, and fds "
                     + "they opened are classified on first use; patch at the start of main, before starting "
-                    + "threads\n"
+                    + "threads"
             )
         }
         gevent_shim_set_patched(before | mask)

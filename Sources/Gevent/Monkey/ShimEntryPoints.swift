@@ -36,35 +36,26 @@ func shimHubContext(_ hub: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?
 
 @_cdecl("gevent_shim_wait_fds")
 func shimWaitFDs(_ items: UnsafePointer<gevent_shim_wait_item>?, _ count: Int32, _ timeoutNanoseconds: Int64) -> Int32 {
-    guard let (hub, greenlet) = waitingGreenlet() else { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
-    let fds = UnsafeBufferPointer(start: items, count: items == nil ? 0 : Int(count))
-    let sequence = greenlet.beginBlock(waitingFor: "a blocking libc call (fd)")
-    let wait = ShimWait(hub: hub, greenlet: greenlet, sequence: sequence)
-    ShimWaitRegistry.register(wait, fds: fds)
-    defer {
-        ShimWaitRegistry.unregister(wait, fds: fds)
-        wait.stopWatching()
-    }
-    // Registered first, then the generation checked: a close on another thread either finds this wait in
-    // the registry or has already changed the generation (see shim_fd_closing).
-    for item in fds where gevent_shim_fd_generation(item.fd) != item.generation {
-        return Int32(GEVENT_SHIM_CLOSED)
-    }
-    for item in fds {
-        wait.watch(fd: item.fd, events: item.events)
-    }
-    if timeoutNanoseconds >= 0 {
-        wait.expire(after: timeoutNanoseconds)
-    } else if fds.isEmpty {
-        // select(0, NULL, NULL, NULL, NULL) and friends: wait until interrupted, keeping the loop alive.
-        wait.expire(after: Int64(Int32.max) * 1_000_000_000)
-    }
+    guard let (_, greenlet) = waitingGreenlet() else { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
+    let interests = UnsafeBufferPointer(start: items, count: items == nil ? 0 : Int(count))
+    let outcome: DescriptorWait.Outcome
     do {
-        try hub.block(greenlet)
+        outcome = try DescriptorWait.wait(
+            for: interests,
+            checkGenerations: true,
+            timeout: timeoutNanoseconds >= 0 ? .nanoseconds(timeoutNanoseconds) : nil,
+            operation: "a blocking libc call (fd)",
+            interruptibleBySignals: true
+        )
     } catch {
         return interrupted(by: error, in: greenlet)
     }
-    return wait.outcome
+    switch outcome {
+    case .ready: return Int32(GEVENT_SHIM_READY)
+    case .timedOut: return Int32(GEVENT_SHIM_TIMED_OUT)
+    case .closed: return Int32(GEVENT_SHIM_CLOSED)
+    case .interrupted: return Int32(GEVENT_SHIM_INTERRUPTED)
+    }
 }
 
 @_cdecl("gevent_shim_sleep")
@@ -78,24 +69,28 @@ func shimSleep(_ nanoseconds: Int64) -> Int32 {
     return Int32(GEVENT_SHIM_READY)
 }
 
+/// Runs a C function on the hub's ``ThreadPool`` while the calling greenlet waits (the DNS area's
+/// lookups): GEVENT_SHIM_READY once it ran; GEVENT_SHIM_CANCELLED or GEVENT_SHIM_TIMEOUT_ERROR when an error
+/// was thrown into the greenlet before a pool thread took the call, which then never runs.
 @_cdecl("gevent_shim_offload")
 func shimOffload(
     _ function: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?,
     _ argument: UnsafeMutableRawPointer?
 ) -> Int32 {
     guard let function, let (hub, greenlet) = waitingGreenlet() else { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
-    let sequence = greenlet.beginBlock(waitingFor: "a DNS lookup on a native thread")
-    let offload = ShimOffload(function: function, argument: argument, hub: hub, greenlet: greenlet, sequence: sequence)
-    // The completion arrives through the hub's (unreferenced) ev_async: hold the loop open meanwhile.
-    hub.holdLoopOpen()
-    defer { hub.releaseLoopHold() }
-    guard offload.start() else { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
-    // The worker writes into the caller's buffers, so the call cannot end before it does: an interruption
-    // is kept for runUnaware and the wait goes on.
+    let call = UnsafeTransfer(value: argument)
+    let result: AsyncResult<Void>
+    do {
+        result = try hub.threadPool.spawn { function(call.value) }
+    } catch {
+        return interrupted(by: error, in: greenlet)
+    }
+    // The pool thread writes into the caller's buffers, so the call cannot end before it does: an
+    // interruption is kept for runUnaware and the wait goes on.
     var interruption: (any Error)?
-    while !offload.done {
+    while !result.isReady {
         do {
-            try hub.block(greenlet)
+            try result.wait()
         } catch {
             interruption = interruption ?? error
         }
@@ -108,7 +103,7 @@ func shimOffload(
 
 @_cdecl("gevent_shim_fd_closing")
 func shimFDClosing(_ fd: Int32) {
-    ShimWaitRegistry.closing(fd)
+    DescriptorWait.closing(fd)
 }
 
 @_cdecl("gevent_shim_greenlet_buffer")

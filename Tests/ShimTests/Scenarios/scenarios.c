@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,7 +56,18 @@ static int64_t now_ms(void) {
 
 // MARK: - "Later": another thread acts after a delay
 
-enum action { WRITE, CLOSE, SEND_TWICE, CONNECT, DRAIN, SEND_FD, SENDTO };
+enum action {
+    WRITE,
+    CLOSE,
+    SEND_TWICE,
+    CONNECT,
+    DRAIN,
+    SEND_FD,
+    SENDTO,
+    SIGNAL,
+    SIGNAL_THEN_WRITE,
+    SIGNAL_THEN_CONNECT
+};
 
 struct later {
     pthread_t thread;
@@ -67,6 +79,7 @@ struct later {
     size_t expected; // DRAIN: bytes to read
     size_t got;
     int extra_fd;
+    pthread_t target; // SIGNAL*: the thread that gets SIGUSR1
 };
 
 static void *later_run(void *argument) {
@@ -120,6 +133,22 @@ static void *later_run(void *argument) {
     case SENDTO:
         sendto(l->fd, l->data, strlen(l->data), 0, (struct sockaddr *)&l->address, sizeof(l->address));
         break;
+    case SIGNAL:
+        pthread_kill(l->target, SIGUSR1);
+        break;
+    case SIGNAL_THEN_WRITE:
+        pthread_kill(l->target, SIGUSR1);
+        usleep(100000);
+        (void)!write(l->fd, l->data, strlen(l->data));
+        break;
+    case SIGNAL_THEN_CONNECT: {
+        pthread_kill(l->target, SIGUSR1);
+        usleep(100000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        connect(fd, (struct sockaddr *)&l->address, sizeof(l->address));
+        l->extra_fd = fd;
+        break;
+    }
     }
     return NULL;
 }
@@ -568,6 +597,437 @@ static void sleeping_and_resolving(void) {
     result("gethostbyname_r_localhost", r, 0, detail);
 }
 
+static void reading_files(void) {
+    char path[] = "/var/tmp/gevent-scenario-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        result("file_create", -1, errno, NULL);
+        return;
+    }
+    unlink(path);
+    ssize_t n;
+    char block[10000];
+    for (size_t i = 0; i < sizeof(block); i++) {
+        block[i] = (char)('a' + i % 26);
+    }
+    n = write(fd, block, sizeof(block));
+    result("file_write", n, errno, NULL);
+    fsync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); // cold: the first read waits for the disk
+    lseek(fd, 0, SEEK_SET);
+    char buffer[128];
+    n = read(fd, buffer, runtime_size);
+    char detail[160];
+    snprintf(detail, sizeof(detail), "data=%.*s offset=%ld", n > 0 ? 8 : 0, buffer, (long)lseek(fd, 0, SEEK_CUR));
+    result("file_read", n, errno, detail);
+    n = pread(fd, buffer, 10, 5000);
+    snprintf(detail, sizeof(detail), "data=%.*s offset=%ld", n > 0 ? (int)n : 0, buffer, (long)lseek(fd, 0, SEEK_CUR));
+    result("file_pread", n, errno, detail);
+    struct iovec parts[2] = {{buffer, 2}, {buffer + 2, 20}};
+    n = preadv(fd, parts, 2, 9995);
+    snprintf(detail, sizeof(detail), "data=%.*s", n > 0 ? (int)n : 0, buffer);
+    result("file_preadv_to_eof", n, errno, detail);
+    lseek(fd, 9990, SEEK_SET);
+    n = readv(fd, parts, 2);
+    snprintf(detail, sizeof(detail), "data=%.*s offset=%ld", n > 0 ? (int)n : 0, buffer, (long)lseek(fd, 0, SEEK_CUR));
+    result("file_readv_to_eof", n, errno, detail);
+    n = read(fd, buffer, runtime_size);
+    result("file_read_at_eof", n, errno, NULL);
+    n = pread(fd, buffer, runtime_size, 20000);
+    result("file_pread_past_eof", n, errno, NULL);
+    n = pread(fd, buffer, 10, -1);
+    result("file_pread_negative_offset", n, errno, NULL);
+    close(fd);
+    n = read(fd, buffer, runtime_size);
+    result("file_read_closed", n, errno, NULL);
+    int p[2];
+    pipe(p);
+    n = pread(p[0], buffer, 10, 0);
+    result("pipe_pread", n, errno, NULL);
+    close(p[0]);
+    close(p[1]);
+    int directory = open("/", O_RDONLY | O_DIRECTORY);
+    n = read(directory, buffer, runtime_size);
+    result("directory_read", n, errno, NULL);
+    close(directory);
+}
+
+// MARK: - Signals: a handler that runs while a call waits ends it as signal(7) says
+
+static volatile sig_atomic_t handled;
+static volatile sig_atomic_t handled_signo;
+
+static void on_signal(int sig) {
+    (void)sig;
+    handled++;
+}
+
+static void on_signal_info(int sig, siginfo_t *info, void *context) {
+    (void)sig;
+    (void)context;
+    handled++;
+    handled_signo = info->si_signo;
+}
+
+static void install(int flags) {
+    struct sigaction act;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = on_signal;
+    act.sa_flags = flags;
+    sigemptyset(&act.sa_mask);
+    sigaction(SIGUSR1, &act, NULL);
+}
+
+/// SIGUSR1 for this thread 50 ms from now (then `action`'s second step 100 ms later).
+static void signal_later(struct later *l, enum action action, int fd) {
+    memset(l, 0, sizeof(*l));
+    l->action = action;
+    l->delay_ms = 50;
+    l->fd = fd;
+    l->data = "x";
+    l->target = pthread_self();
+    handled = 0;
+    later_start(l);
+}
+
+static void signal_result(const char *name, long value, int error, const char *more) {
+    char detail[160];
+    snprintf(detail, sizeof(detail), "handled=%d %s", (int)handled, more ? more : "");
+    result(name, value, error, detail);
+}
+
+static const char *describe_action(const struct sigaction *a) {
+    static char text[128];
+    void *handler = (a->sa_flags & SA_SIGINFO) ? (void *)a->sa_sigaction : (void *)a->sa_handler;
+    const char *name = handler == (void *)SIG_DFL          ? "dfl"
+                       : handler == (void *)SIG_IGN        ? "ign"
+                       : handler == (void *)on_signal      ? "on_signal"
+                       : handler == (void *)on_signal_info ? "on_signal_info"
+                                                           : "other";
+    snprintf(text, sizeof(text), "handler=%s siginfo=%d restart=%d resethand=%d nodefer=%d", name,
+             !!(a->sa_flags & SA_SIGINFO), !!(a->sa_flags & SA_RESTART), !!(a->sa_flags & SA_RESETHAND),
+             !!(a->sa_flags & SA_NODEFER));
+    return text;
+}
+
+static void query(const char *name) {
+    struct sigaction current;
+    int r = sigaction(SIGUSR1, NULL, &current);
+    result(name, r, errno, describe_action(&current));
+}
+
+static sigset_t mask_before_signals;
+
+static void signals_interrupting(void) {
+    // The linked run's thread may block SIGUSR1 (libdispatch's workers block most signals).
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, &mask_before_signals);
+    struct sigaction act, old;
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = on_signal;
+    sigemptyset(&act.sa_mask);
+    int r = sigaction(SIGUSR1, &act, &old);
+    // Only the old handler: the flags of a default action depend on what this process did before.
+    result("sigaction_install", r, errno, old.sa_handler == SIG_DFL ? "old=dfl" : "old=other");
+    query("sigaction_query");
+
+    struct later l;
+    int p[2];
+    char buffer[16] = {0};
+    pipe(p);
+    signal_later(&l, SIGNAL, -1);
+    ssize_t n = read(p[0], buffer, sizeof(buffer));
+    signal_result("read_interrupted", n, errno, NULL);
+    later_join(&l);
+
+    int pair[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+    signal_later(&l, SIGNAL, -1);
+    n = recv(pair[0], buffer, sizeof(buffer), 0);
+    signal_result("recv_interrupted", n, errno, NULL);
+    later_join(&l);
+
+    struct sockaddr_in address;
+    int server = listener(&address, 4);
+    signal_later(&l, SIGNAL, -1);
+    r = accept(server, NULL, NULL);
+    signal_result("accept_interrupted", r, errno, NULL);
+    later_join(&l);
+
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = poll(&pfd, 1, 5000);
+    signal_result("poll_interrupted", r, errno, NULL);
+    later_join(&l);
+
+    fd_set set;
+    FD_ZERO(&set);
+    FD_SET(p[0], &set);
+    struct timeval tv = {5, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = select(p[0] + 1, &set, NULL, NULL, &tv);
+    signal_result("select_interrupted", r, errno, NULL);
+    later_join(&l);
+
+    struct timespec request = {5, 0}, left = {0, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = nanosleep(&request, &left);
+    signal_result("nanosleep_interrupted", r, errno, left.tv_sec == 4 ? "left_ok=1" : "left_ok=0");
+    later_join(&l);
+
+    left.tv_sec = 0;
+    signal_later(&l, SIGNAL, -1);
+    r = clock_nanosleep(CLOCK_MONOTONIC, 0, &request, &left);
+    signal_result("clock_nanosleep_interrupted", r, 0, left.tv_sec == 4 ? "left_ok=1" : "left_ok=0");
+    later_join(&l);
+
+    signal_later(&l, SIGNAL, -1);
+    unsigned seconds = sleep(5);
+    signal_result("sleep_interrupted", (long)seconds, 0, NULL);
+    later_join(&l);
+
+    signal_later(&l, SIGNAL, -1);
+    r = usleep(5000000);
+    signal_result("usleep_interrupted", r, errno, NULL);
+    later_join(&l);
+
+    // Timeouts near 1e10 s are "forever", not an overflow that expires at once.
+    // (Linux caps a sleep at KTIME_MAX, ~9.2e9 s, which is also where the shim saturates.)
+    struct timespec huge = {10000000000LL, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = nanosleep(&huge, &left);
+    signal_result("nanosleep_huge", r, errno, left.tv_sec > 9000000000LL ? "left_ok=1" : "left_ok=0");
+    later_join(&l);
+
+    struct timeval huge_timeout = {10000000000LL, 0};
+    setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &huge_timeout, sizeof(huge_timeout));
+    signal_later(&l, SIGNAL, -1);
+    n = recv(pair[0], buffer, sizeof(buffer), 0);
+    signal_result("recv_huge_timeout", n, errno, NULL);
+    later_join(&l);
+
+    FD_ZERO(&set);
+    FD_SET(p[0], &set);
+    struct timeval huge_select = {10000000000LL, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = select(p[0] + 1, &set, NULL, NULL, &huge_select);
+    signal_result("select_huge", r, errno, NULL);
+    later_join(&l);
+
+    close(server);
+    close(pair[0]);
+    close(pair[1]);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void signals_restarting(void) {
+    install(SA_RESTART);
+    query("sigaction_query_restart");
+    struct later l;
+    int p[2];
+    char buffer[16] = {0};
+    pipe(p);
+    signal_later(&l, SIGNAL_THEN_WRITE, p[1]);
+    ssize_t n = read(p[0], buffer, sizeof(buffer));
+    signal_result("read_restarted", n, errno, buffer);
+    later_join(&l);
+
+    struct sockaddr_in address;
+    int server = listener(&address, 4);
+    signal_later(&l, SIGNAL_THEN_CONNECT, -1);
+    l.address = address;
+    int r = accept(server, NULL, NULL);
+    signal_result("accept_restarted", r >= 0 ? 0 : r, errno, NULL);
+    later_join(&l);
+    if (r >= 0) {
+        close(r);
+    }
+    close(l.extra_fd);
+
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = poll(&pfd, 1, 5000);
+    signal_result("poll_not_restarted", r, errno, NULL);
+    later_join(&l);
+
+    struct timespec request = {5, 0}, left = {0, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = nanosleep(&request, &left);
+    signal_result("nanosleep_not_restarted", r, errno, left.tv_sec == 4 ? "left_ok=1" : "left_ok=0");
+    later_join(&l);
+
+    int pair[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+    struct timeval timeout = {5, 0};
+    setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    signal_later(&l, SIGNAL, -1);
+    n = recv(pair[0], buffer, sizeof(buffer), 0);
+    signal_result("recv_timeout_not_restarted", n, errno, NULL);
+    later_join(&l);
+
+    struct sigaction act;
+    memset(&act, 0, sizeof(act));
+    act.sa_sigaction = on_signal_info;
+    act.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&act.sa_mask);
+    struct sigaction old;
+    r = sigaction(SIGUSR1, &act, &old);
+    result("sigaction_siginfo", r, errno, describe_action(&old));
+    query("sigaction_query_siginfo");
+    handled_signo = 0;
+    signal_later(&l, SIGNAL_THEN_WRITE, p[1]);
+    memset(buffer, 0, sizeof(buffer));
+    n = read(p[0], buffer, sizeof(buffer));
+    signal_result("read_restarted_siginfo", n, errno, handled_signo == SIGUSR1 ? "signo_ok=1" : "signo_ok=0");
+    later_join(&l);
+
+    close(server);
+    close(pair[0]);
+    close(pair[1]);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void signals_older_interfaces(void) {
+    sighandler_t previous = signal(SIGUSR1, on_signal);
+    result("signal", 0, 0, previous == (sighandler_t)on_signal_info ? "old=on_signal_info" : "old=other");
+    query("signal_query");
+    struct later l;
+    int p[2];
+    char buffer[16] = {0};
+    pipe(p);
+    signal_later(&l, SIGNAL_THEN_WRITE, p[1]);
+    ssize_t n = read(p[0], buffer, sizeof(buffer));
+    signal_result("signal_read_restarted", n, errno, buffer);
+    later_join(&l);
+
+    int r = siginterrupt(SIGUSR1, 1);
+    query("siginterrupt_query");
+    signal_later(&l, SIGNAL, -1);
+    n = read(p[0], buffer, sizeof(buffer));
+    signal_result("siginterrupt_read", n, errno, NULL);
+    later_join(&l);
+    signal(SIGUSR1, on_signal);
+    query("signal_after_siginterrupt");
+    r = siginterrupt(SIGUSR1, 0);
+    result("siginterrupt_off", r, errno, NULL);
+    query("siginterrupt_off_query");
+
+    previous = sysv_signal(SIGUSR1, on_signal);
+    result("sysv_signal", 0, 0, previous == (sighandler_t)on_signal ? "old=on_signal" : "old=other");
+    query("sysv_signal_query");
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    signal_later(&l, SIGNAL, -1);
+    r = poll(&pfd, 1, 5000);
+    signal_result("sysv_signal_poll", r, errno, NULL);
+    later_join(&l);
+    query("sysv_signal_after_delivery");
+
+    previous = sigset(SIGUSR1, on_signal);
+    result("sigset", 0, 0, previous == SIG_DFL ? "old=dfl" : "old=other");
+    query("sigset_query");
+    previous = sigset(SIGUSR1, SIG_HOLD);
+    result("sigset_hold", 0, 0, previous == (sighandler_t)on_signal ? "old=on_signal" : "old=other");
+    previous = sigset(SIGUSR1, SIG_DFL);
+    result("sigset_release", 0, 0, previous == SIG_HOLD ? "old=hold" : "old=other");
+    query("sigset_release_query");
+    close(p[0]);
+    close(p[1]);
+    pthread_sigmask(SIG_SETMASK, &mask_before_signals, NULL);
+}
+
+// MARK: - Error queues, bad pointers, errno after success, a second connect
+
+static void fidelity(void) {
+    int udp = socket(AF_INET, SOCK_DGRAM, 0);
+    char buffer[64];
+    ssize_t n = recv(udp, buffer, sizeof(buffer), MSG_ERRQUEUE);
+    result("recv_errqueue_empty", n, errno, NULL);
+    struct iovec iov = {buffer, sizeof(buffer)};
+    char control[64];
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+    n = recvmsg(udp, &msg, MSG_ERRQUEUE);
+    result("recvmsg_errqueue_empty", n, errno, NULL);
+    close(udp);
+
+    int p[2];
+    pipe(p);
+    void *bad = (void *)16;
+    n = readv(p[0], bad, 1);
+    result("readv_bad_iov", n, errno, NULL);
+    n = writev(p[1], bad, 1);
+    result("writev_bad_iov", n, errno, NULL);
+    int pair[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, pair);
+    n = recvmsg(pair[0], bad, 0);
+    result("recvmsg_bad_msghdr", n, errno, NULL);
+    n = sendmsg(pair[0], bad, 0);
+    result("sendmsg_bad_msghdr", n, errno, NULL);
+    struct msghdr bad_iov_msg = {.msg_iov = bad, .msg_iovlen = 1};
+    n = recvmsg(pair[0], &bad_iov_msg, 0);
+    result("recvmsg_bad_iov", n, errno, NULL);
+    struct sockaddr_storage from;
+    // The kernel reads the length once data is there (without data, plain recvfrom blocks).
+    send(pair[1], "z", 1, 0);
+    n = recvfrom(pair[0], buffer, sizeof(buffer), 0, (struct sockaddr *)&from, bad);
+    result("recvfrom_bad_addrlen", n, errno, NULL);
+    struct timeval second = {1, 0};
+    int r = select(p[0] + 1, bad, NULL, NULL, &second);
+    result("select_bad_set", r, errno, NULL);
+    struct timespec second_ts = {1, 0};
+    r = pselect(p[0] + 1, bad, NULL, NULL, &second_ts, NULL);
+    result("pselect_bad_set", r, errno, NULL);
+    r = nanosleep(bad, NULL);
+    result("nanosleep_bad_request", r, errno, NULL);
+    r = clock_nanosleep(CLOCK_MONOTONIC, 0, bad, NULL);
+    result("clock_nanosleep_bad_request", r, 0, NULL);
+
+    // errno is the caller's after calls that worked, however they waited.
+    struct later l = {.action = WRITE, .delay_ms = 30, .fd = p[1], .data = "e"};
+    later_start(&l);
+    errno = 0;
+    n = read(p[0], buffer, sizeof(buffer));
+    result("read_keeps_errno", n, errno, errno == 0 ? "errno_kept=1" : "errno_kept=0");
+    later_join(&l);
+    struct sockaddr_in address;
+    int server = listener(&address, 4);
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    errno = 0;
+    r = connect(client, (struct sockaddr *)&address, sizeof(address));
+    result("connect_keeps_errno", r, errno, errno == 0 ? "errno_kept=1" : "errno_kept=0");
+    r = connect(client, (struct sockaddr *)&address, sizeof(address));
+    result("connect_again", r, errno, NULL);
+    errno = 0;
+    int accepted = accept(server, NULL, NULL);
+    result("accept_keeps_errno", accepted >= 0 ? 0 : accepted, errno, errno == 0 ? "errno_kept=1" : "errno_kept=0");
+    struct pollfd pfd = {p[0], POLLIN, 0};
+    memset(&l, 0, sizeof(l));
+    l.action = WRITE;
+    l.delay_ms = 30;
+    l.fd = p[1];
+    l.data = "e";
+    later_start(&l);
+    errno = 0;
+    r = poll(&pfd, 1, 5000);
+    result("poll_keeps_errno", r, errno, errno == 0 ? "errno_kept=1" : "errno_kept=0");
+    later_join(&l);
+    read(p[0], buffer, sizeof(buffer));
+    errno = 0;
+    struct timespec short_sleep = {0, 10000000};
+    r = nanosleep(&short_sleep, NULL);
+    result("nanosleep_keeps_errno", r, errno, errno == 0 ? "errno_kept=1" : "errno_kept=0");
+    close(accepted);
+    close(client);
+    close(server);
+    close(pair[0]);
+    close(pair[1]);
+    close(p[0]);
+    close(p[1]);
+}
+
 int gevent_scenarios_run(int fd) {
     out_fd = fd;
     reads_and_eof();
@@ -578,6 +1038,11 @@ int gevent_scenarios_run(int fd) {
     duplicating();
     messages();
     sleeping_and_resolving();
+    reading_files();
+    signals_interrupting();
+    signals_restarting();
+    signals_older_interfaces();
+    fidelity();
     return 0;
 }
 
