@@ -1,31 +1,65 @@
-// The first example of gevent's introduction, with sleeps standing in for the network:
-// spawn one greenlet per "lookup", wait for all of them with a timeout, print the values.
+// The demo of what swift-gevent is for: fetching many URLs at once from code that reads as if it did one
+// thing at a time. A local HTTP server (on 127.0.0.1, on a thread of its own) answers every request after
+// a delay, the way a slow remote service would; the same URLs are then fetched three ways and timed side
+// by side: one after another with libcurl; from one greenlet each with gevent's cooperative `Socket`; and
+// from one greenlet each with libcurl's blocking easy API, a C library that knows nothing of greenlets,
+// which `Monkey.patchAll()` makes cooperative. Names are resolved with the hub's resolver. When the
+// preload library is built (scripts/build-preload.sh), a last line runs an unmodified C program
+// (Examples/UnawareC/fetch_all.c) under gevent-run against the same server.
 //
-//     swift run IntroExample
+//     swift run IntroExample               # 10 URLs, each answered after 200 ms
+//     swift run IntroExample 50 100        # 50 URLs, 100 ms each
+import CCurl
 import Gevent
 
-/// Pretends to resolve a name: waits as long as a slow DNS server would, then answers.
-func lookup(_ name: String, latency: Duration, address: String) throws -> String {
-    try sleep(latency)
-    return address
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+let usage = "usage: IntroExample [URLS (1-500, default 10)] [DELAY_MS (0-10000, default 200)]"
+let arguments = CommandLine.arguments.dropFirst()
+guard arguments.count <= 2,
+    let count = arguments.first.map({ Int($0) }) ?? 10, (1...500).contains(count),
+    let delayMilliseconds = arguments.dropFirst().first.map({ Int($0) }) ?? 200,
+    (0...10_000).contains(delayMilliseconds)
+else {
+    print(usage)
+    exit(2)
 }
 
-let started = ContinuousClock.now
-let names: [(String, Duration, String)] = [
-    ("www.google.com", .milliseconds(300), "74.125.79.106"),
-    ("www.example.com", .milliseconds(200), "208.77.188.166"),
-    ("www.python.org", .milliseconds(250), "82.94.164.162"),
-    ("slow.example.net", .seconds(5), "10.9.9.9"),
-]
-let jobs = names.map { name, latency, address in
-    spawn { try lookup(name, latency: latency, address: address) }
+// Patch first, before any thread starts (the server's, libcurl's resolver threads): patching is
+// process-wide and is meant for the start of main.
+Monkey.patchAll()
+curl_global_init(Int(CURL_GLOBAL_ALL))
+
+let server = try DelayedServer(delay: .milliseconds(delayMilliseconds))
+print("a local HTTP server on 127.0.0.1:\(server.port) answers each request after \(delayMilliseconds) ms")
+
+// Real name resolution through the hub's resolver: localhost and this machine's own name.
+for name in ["localhost", hostName()] {
+    let addresses = try getaddrinfo(host: name, port: server.port, type: .stream).map { "\($0.address.host ?? "?")" }
+    print(
+        "  \(name) resolves to \(Set(addresses).sorted().joined(separator: ", ")) (\(type(of: Hub.current.resolver)))"
+    )
 }
-let finished = try joinAll(jobs, timeout: .seconds(1))
-for (job, (name, _, _)) in zip(jobs, names) {
-    print("\(name): \(job.value ?? "(not finished within the timeout)")")
+
+let urls = (1...count).map { "http://localhost:\(server.port)/\($0)" }
+print("fetching \(count) URLs, http://localhost:\(server.port)/1 ... /\(count):")
+
+let sequential = try measure("sequential, libcurl, one after another") {
+    try urls.map { try fetchWithCurl($0) }
 }
-let elapsed = ContinuousClock.now - started
-print(
-    "\(finished.count) of \(jobs.count) lookups finished within the 1 s timeout; all ran concurrently (elapsed \(elapsed))"
-)
-try killAll(jobs)
+_ = try measure("greenlets, gevent Socket", against: sequential) {
+    let jobs = urls.indices.map { index in
+        spawn { try fetchWithSocket(host: "localhost", port: server.port, path: "/\(index + 1)") }
+    }
+    try joinAll(jobs, raiseError: true)
+    return try jobs.map { try $0.get() }
+}
+_ = try measure("greenlets, libcurl after Monkey.patchAll()", against: sequential) {
+    let jobs = urls.map { url in spawn { try fetchWithCurl(url) } }
+    try joinAll(jobs, raiseError: true)
+    return try jobs.map { try $0.get() }
+}
+
+print(runUnmodifiedProgram(port: server.port, count: count))

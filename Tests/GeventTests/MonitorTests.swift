@@ -40,6 +40,37 @@ struct MonitorTests {
         }
     }
 
+    @Test func withoutAReportHandlerReportsGoToTheApplicationsLogHandler() throws {
+        Monitor.reportHandler = nil
+        let entries = try withRecordedLogs {
+            Monitor.start(maxBlockingTime: .milliseconds(50))
+            defer { Monitor.stop() }
+            try withHub {
+                let blocker = spawn { spin(milliseconds: 300) }
+                try blocker.join()
+            }
+        }
+        let entry = try #require(entries.first { $0.metadata["spawn-site"]?.contains("MonitorTests.swift:") == true })
+        #expect(entry.level == .warning)
+        #expect(entry.metadata["gevent-report"] == "monitor")
+        #expect(entry.message.contains("appears to be blocked"))
+        #expect(!entry.message.hasPrefix("swift-gevent:"), "the label is the handler's business")
+        #expect(Double(entry.metadata["blocked-seconds"] ?? "") ?? 0 >= 0.05)
+    }
+
+    @Test func blockedTimeBeyondTheThresholdIsAddedToTheHubsStatistics() throws {
+        try withHub {
+            #expect(Hub.current.statistics.blockedBeyondThreshold == .zero)
+            _ = try collectReports {
+                let blocker = spawn { spin(milliseconds: 300) }
+                try blocker.join()
+                try sleep(.milliseconds(120))  // the monitor sees the episode end
+            }
+            let blocked = Hub.current.statistics.blockedBeyondThreshold
+            #expect(blocked >= .milliseconds(200) && blocked <= .seconds(2), "\(blocked)")
+        }
+    }
+
     @Test func aGreenletThatWaitsCooperativelyIsNotReported() throws {
         try withHub {
             let reports = try collectReports {

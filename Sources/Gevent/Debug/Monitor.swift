@@ -1,4 +1,5 @@
 import CLibev
+import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Synchronization
 #endif
 
 /// Detects greenlets that block their thread: a native thread that watches every hub and reports one that
-/// has run code for longer than ``maxBlockingTime`` without switching.
+/// has run code for longer than its threshold (``start(maxBlockingTime:)``) without switching.
 ///
 /// Cooperative scheduling has one failure mode: a greenlet that blocks the thread (a CPU loop, a blocking
 /// call nobody patched) stops every other greenlet on it. gevent's monitor thread finds those; this is the
@@ -37,8 +38,13 @@ public enum Monitor {
         /// The threshold in force.
         public let maxBlockingTime: Duration
 
-        /// The text the default handler prints.
+        /// The text the default handler prints: `swift-gevent: ` and ``message``.
         public var description: String {
+            "swift-gevent: \(message)"
+        }
+
+        /// What happened, in one sentence (what goes to ``GeventLogging/logger``).
+        public var message: String {
             let who: String
             switch spawnSite {
             case nil: who = "a callback running in the hub"
@@ -48,7 +54,7 @@ public enum Monitor {
             let seconds = Double(blockedFor.components.seconds) + Double(blockedFor.components.attoseconds) * 1e-18
             let limit = maxBlockingTime.seconds
             return
-                "swift-gevent: \(who) appears to be blocked: the hub of thread \(threadID) has not switched for "
+                "\(who) appears to be blocked: the hub of thread \(threadID) has not switched for "
                 + "\(roundedSeconds(seconds)) s (max blocking time \(roundedSeconds(limit)) s); every other greenlet "
                 + "on that thread waits meanwhile. Make the call cooperative (Monkey.patchAll(), gevent sockets) "
                 + "or run it on a ThreadPool"
@@ -84,7 +90,7 @@ public enum Monitor {
         if status != 0 {
             state.withLock { $0.running = false }
             enabled.store(false, ordering: .relaxed)
-            writeToStandardError("swift-gevent: could not start the monitor thread: \(errnoDescription(status))\n")
+            reportWarning("could not start the monitor thread: \(errnoDescription(status))")
             return
         }
         pthread_detach(thread)
@@ -101,7 +107,8 @@ public enum Monitor {
         state.withLock { $0.running && !$0.stopRequested }
     }
 
-    /// Receives every report, on the monitor thread; `nil` (the default) prints it to stderr.
+    /// Receives every report, on the monitor thread; `nil` (the default) logs it through
+    /// ``GeventLogging/logger`` (by default to stderr).
     public static var reportHandler: (@Sendable (Report) -> Void)? {
         get { state.withLock { $0.handler } }
         set { state.withLock { $0.handler = newValue } }
@@ -142,6 +149,11 @@ public enum Monitor {
                 var watched = state.watched[key]!
                 let snapshot = watched.activity.snapshot()
                 if snapshot.polling || snapshot.sequence != watched.lastSequence || snapshot.sequence == nil {
+                    if watched.reported {
+                        // The reported episode is over: it lasted from the last check that saw the hub
+                        // switch (one period before the report's "since") until this one.
+                        watched.activity.addBlocked(now - watched.since + maxBlockingTime)
+                    }
                     watched.lastSequence = snapshot.sequence
                     watched.since = now
                     watched.reported = false
@@ -164,7 +176,16 @@ public enum Monitor {
             if let handler {
                 handler(report)
             } else {
-                writeToStandardError(report.description + "\n")
+                var metadata: Logger.Metadata = [
+                    "gevent-report": "monitor",
+                    "thread-id": "\(report.threadID)",
+                    "blocked-seconds": "\(roundedSeconds(report.blockedFor.seconds))",
+                    "max-blocking-seconds": "\(roundedSeconds(report.maxBlockingTime.seconds))",
+                ]
+                if let site = report.spawnSite {
+                    metadata["spawn-site"] = "\(site)"
+                }
+                GeventLogging.logger.warning("\(report.message)", metadata: metadata)
             }
         }
     }
@@ -219,8 +240,21 @@ final class HubActivity: Sendable {
     private let fileLength = Atomic<Int>(0)
     private let line = Atomic<UInt>(0)
 
+    private let blocked = Atomic<Int64>(0)
+
     init(threadID: Int32) {
         self.threadID = threadID
+    }
+
+    /// Time the hub went without switching beyond the monitor's threshold, summed over finished episodes
+    /// (``Hub/Statistics/blockedBeyondThreshold``).
+    var blockedNanoseconds: Int64 {
+        blocked.load(ordering: .relaxed)
+    }
+
+    /// Adds one finished blocking episode (monitor thread).
+    func addBlocked(_ duration: Duration) {
+        blocked.add(Int64(duration / .nanoseconds(1)), ordering: .relaxed)
     }
 
     /// The hub switched to `greenlet` (or back to itself when `nil`).
