@@ -54,7 +54,7 @@ func readGreenletStateFromAnotherThread() {
     thread.join()
 }
 
-/// Exclusivity, stack overflow and misuse that must abort (DESIGN §3, issue 2). Crashes run as exit tests.
+/// Exclusivity, stack overflow and misuse that must abort (DESIGN §3). Crashes run as exit tests.
 @Suite("ExclusivityAndCrashes", .serialized, .timeLimit(.minutes(2)))
 struct CrashTests {
     @Test func greenletsHaveTheirOwnExclusivityAccessSets() throws {

@@ -79,6 +79,8 @@ func openDescriptorList() -> [String] {
 final class ChildProcess {
     let pid: pid_t
     private var reaped = false
+    /// The exit code once reaped (128 + the signal for a killed process); `nil` while running.
+    private(set) var exitCode: CInt?
 
     /// Starts `arguments[0]` (looked up in PATH) with stdout and stderr sent to `logPath`.
     init(_ arguments: [String], logPath: String) throws {
@@ -117,10 +119,25 @@ final class ChildProcess {
         guard !reaped else { return false }
         var status: CInt = 0
         if waitpid(pid, &status, WNOHANG) == pid {
-            reaped = true
+            reap(status)
             return false
         }
         return true
+    }
+
+    /// Blocks the thread until the process exits; its exit code.
+    func waitForExit() -> CInt {
+        if !reaped {
+            var status: CInt = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            reap(status)
+        }
+        return exitCode ?? -1
+    }
+
+    private func reap(_ status: CInt) {
+        reaped = true
+        exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// SIGTERM, then SIGKILL if the process has not exited within 2 s: a test never hangs on a child.
@@ -296,15 +313,20 @@ final class DNSMasq {
     }
 
     private static func readFile(_ path: String) -> String {
-        guard let file = fopen(path, "r") else { return "(no log)" }
-        defer { fclose(file) }
-        var text = ""
-        var buffer = [CChar](repeating: 0, count: 1024)
-        while fgets(&buffer, CInt(buffer.count), file) != nil {
-            text += GeventTests.text(buffer)
-        }
-        return text
+        readTextFile(path) ?? "(no log)"
     }
+}
+
+/// The contents of a text file; `nil` if it cannot be opened.
+func readTextFile(_ path: String) -> String? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var text = ""
+    var buffer = [CChar](repeating: 0, count: 1024)
+    while fgets(&buffer, CInt(buffer.count), file) != nil {
+        text += GeventTests.text(buffer)
+    }
+    return text
 }
 
 /// The text of a NUL-terminated C buffer.

@@ -73,7 +73,7 @@ extension MonkeyTests {
 
 extension PreloadTests {
     @Test func psqlAndRedisCliBehaveAsWithoutIt() throws {
-        guard let geventRun = geventRunPath() else { return }
+        guard let geventRun = geventRunNextToLibrary() else { return }
         let services = try TestServices.start()
         let commands = [
             ["psql", "-h", "127.0.0.1", "-p", "\(services.postgresPort)", "-U", "postgres", "-tAc", "SELECT 6 * 7"],

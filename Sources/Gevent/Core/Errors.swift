@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+
 /// The error that kills a greenlet by default; a greenlet that ends with it counts as successful.
 ///
 /// ``AnyGreenlet/kill(_:block:timeout:)`` throws it into the target greenlet at its current switch point.
@@ -91,11 +97,12 @@ public struct InvalidThreadUseError: Error, CustomStringConvertible, Sendable {
 
 /// A greenlet could not be given a stack.
 ///
-/// `mmap` failed, usually because the process reached `vm.max_map_count` (each greenlet stack is two
-/// memory mappings: the stack and its guard) or ran out of address space. The greenlet ends with this
-/// error instead of running.
+/// The slab its stack would come from could not be mapped (out of address space, or the process reached
+/// `vm.max_map_count`: with `mprotect` guard regions each greenlet stack is two memory mappings), or
+/// `GEVENT_STACK_GUARD=madvise` asks for guard regions the kernel does not have (`EINVAL`, before Linux
+/// 6.13). The greenlet ends with this error instead of running.
 public struct GreenletStackError: Error, CustomStringConvertible, Sendable {
-    /// The errno value `mmap` or `mprotect` gave.
+    /// The errno value `mmap`, `madvise` or `mprotect` gave.
     public let errno: Int32
     /// The stack size that was requested, in bytes.
     public let requestedSize: Int
@@ -108,8 +115,13 @@ public struct GreenletStackError: Error, CustomStringConvertible, Sendable {
 
     /// A message with the errno text and what to check.
     public var description: String {
-        "could not map a \(requestedSize / 1024) KiB greenlet stack: \(errnoDescription(errno)); "
-            + "each live greenlet needs two memory mappings: raise vm.max_map_count "
-            + "(sysctl -w vm.max_map_count=2200000) or lower GEVENT_STACK_SIZE"
+        let start = "could not map a \(requestedSize / 1024) KiB greenlet stack: \(errnoDescription(errno)); "
+        if errno == EINVAL {
+            return start + "GEVENT_STACK_GUARD=madvise needs Linux 6.13 or later (MADV_GUARD_INSTALL); use auto"
+        }
+        return start
+            + "with mprotect guard regions (GEVENT_STACK_GUARD=mprotect, or Linux before 6.13) each live greenlet "
+            + "needs two memory mappings: raise vm.max_map_count (sysctl -w vm.max_map_count=2200000) "
+            + "or lower GEVENT_STACK_SIZE"
     }
 }

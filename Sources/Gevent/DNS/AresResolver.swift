@@ -48,10 +48,10 @@ public final class AresResolver: Resolver {
     ///     `resolv.conf`).
     /// - Throws: ``ResolverError`` when c-ares cannot be initialised or a server is not a numeric address.
     public init(servers: [String]? = nil, timeout: Duration? = nil, tries: Int? = nil) throws {
-        let settings = ResolverSettings.fromEnvironment
+        let config = GeventConfig.current
         hub = Hub.current
-        self.servers = servers ?? settings.nameservers
-        self.timeout = timeout ?? settings.timeout
+        self.servers = servers ?? config.resolverNameservers
+        self.timeout = timeout ?? config.resolverTimeout
         let libraryStatus = AresResolver.libraryStatus
         guard libraryStatus == gevent_ARES_SUCCESS else {
             throw AresResolver.error(libraryStatus, operation: "ares_library_init", name: "")

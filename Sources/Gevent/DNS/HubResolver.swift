@@ -3,7 +3,8 @@ extension Hub {
     /// ``gethostbyname(_:)``, ...), ``createConnection(host:port:timeout:sourceAddress:allErrors:)`` and the
     /// servers use on this hub.
     ///
-    /// Created on first use from `GEVENT_RESOLVER` (`thread`, the default: ``ThreadResolver``; `ares`:
+    /// Created on first use from ``GeventConfig/resolver`` (`GEVENT_SWIFT_RESOLVER`, else `GEVENT_RESOLVER`:
+    /// `thread`, the default: ``ThreadResolver``; `ares`:
     /// ``AresResolver``, falling back to ``ThreadResolver`` with a warning if c-ares cannot start; `block`:
     /// ``BlockingResolver``). Assign another to replace it; the previous one is not closed (it may still
     /// be in use). ``destroy()`` closes the hub's resolver. gevent's `hub.resolver`. Never switches; hub
@@ -25,7 +26,7 @@ extension Hub {
     }
 
     private func makeDefaultResolver() -> any Resolver {
-        switch ResolverSettings.fromEnvironment.kind {
+        switch config.resolver {
         case .thread:
             return ThreadResolver()
         case .block:
@@ -34,9 +35,9 @@ extension Hub {
             do {
                 return try AresResolver()
             } catch {
-                writeToStandardError(
-                    "swift-gevent: GEVENT_RESOLVER=ares, but c-ares could not start (\(error)); using the thread "
-                        + "resolver\n"
+                reportWarning(
+                    "the ares resolver was asked for, but c-ares could not start (\(error)); using the thread "
+                        + "resolver"
                 )
                 return ThreadResolver()
             }

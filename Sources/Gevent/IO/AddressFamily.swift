@@ -12,7 +12,7 @@ public enum AddressFamily: Hashable, Sendable, CustomStringConvertible {
     case inet6
     /// Unix-domain sockets (`AF_UNIX`): a path in the file system, or an abstract name.
     case unix
-    /// Any family (`AF_UNSPEC`), for ``getaddrinfo(host:port:family:type:)``.
+    /// Any family (`AF_UNSPEC`), for ``getaddrinfo(host:port:family:type:protocol:flags:)``.
     case unspecified
 
     /// The `AF_*` value.

@@ -82,14 +82,14 @@ final class IOWatcher {
     @inline(__always)
     func start() {
         if !isActive {
-            ev_io_start(hub.loop, pointer)
+            gevent_ev_io_start(hub.loop, pointer)
         }
     }
 
     @inline(__always)
     func stop() {
         if isActive {
-            ev_io_stop(hub.loop, pointer)
+            gevent_ev_io_stop(hub.loop, pointer)
         }
     }
 

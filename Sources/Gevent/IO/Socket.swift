@@ -48,7 +48,7 @@ public final class Socket {
     /// The protocol number given at creation (0: the family's default).
     public let protocolNumber: CInt
     /// How long a call may wait: `nil` forever, `.zero` never (non-blocking), else a limit per wait
-    /// (``sendAll(_:flags:)`` applies it to the whole call). Starts as ``defaultTimeout``. Never switches;
+    /// (``sendAll(_:flags:)-(UnsafeRawBufferPointer,_)`` applies it to the whole call). Starts as ``defaultTimeout``. Never switches;
     /// hub thread only.
     public var timeout: Duration?
 
@@ -97,6 +97,7 @@ public final class Socket {
         self.type = type
         protocolNumber = `protocol`
         timeout = Socket.defaultTimeout
+        hub.counters.openSockets += 1
     }
 
     /// Takes ownership of an open socket descriptor (gevent's `socket(fileno=...)` and `fromfd` without
@@ -129,6 +130,7 @@ public final class Socket {
         self.type = type
         protocolNumber = rawProtocol
         timeout = Socket.defaultTimeout
+        hub.counters.openSockets += 1
     }
 
     /// A socket for a descriptor `accept4` just returned (already non-blocking and close-on-exec).
@@ -140,6 +142,7 @@ public final class Socket {
         protocolNumber = listener.protocolNumber
         knownPeer = peer
         timeout = Socket.defaultTimeout
+        hub.counters.openSockets += 1
     }
 
     /// A socket for a descriptor this package created non-blocking (socketPair).
@@ -150,10 +153,12 @@ public final class Socket {
         self.type = type
         protocolNumber = 0
         timeout = Socket.defaultTimeout
+        hub.counters.openSockets += 1
     }
 
     deinit {
         if fd >= 0 {
+            hub.counters.openSockets -= 1
             readWatcher?.stopIfLoopAlive()
             writeWatcher?.stopIfLoopAlive()
             Glibc.close(fd)
@@ -663,6 +668,7 @@ public final class Socket {
         let fd = self.fd
         guard fd >= 0 else { return }
         self.fd = -1
+        hub.counters.openSockets -= 1
         let cancelledRead = readWatcher?.cancelWait() ?? false
         let cancelledWrite = writeWatcher?.cancelWait() ?? false
         if cancelledRead || cancelledWrite {
@@ -678,6 +684,7 @@ public final class Socket {
     /// afterwards. Greenlets blocked on it are woken as by ``close()``. Never switches; hub thread only.
     public func detach() -> FileDescriptor {
         let fd = self.fd
+        if fd >= 0 { hub.counters.openSockets -= 1 }
         self.fd = -1
         readWatcher?.cancelWait()
         writeWatcher?.cancelWait()
@@ -686,15 +693,27 @@ public final class Socket {
 
     // MARK: - Waiting
 
+    /// Waits until the socket is readable, on its own watcher (so ``close()`` wakes the waiter), within
+    /// `timeout` (the socket's ``timeout`` when `nil`). For this package's protocol layers (GeventTLS waits
+    /// here when OpenSSL wants to read). May switch greenlets; hub thread only.
     @inline(never)
-    func waitForRead(_ operation: StaticString, timeout: Duration? = nil, reportedTimeout: Duration? = nil) throws {
+    package func waitForRead(
+        _ operation: StaticString,
+        timeout: Duration? = nil,
+        reportedTimeout: Duration? = nil
+    ) throws {
         let watcher = try readWatcher ?? makeWatcher(events: gevent_EV_READ)
         readWatcher = watcher
         try wait(on: watcher, operation, timeout: timeout ?? self.timeout, reportedTimeout: reportedTimeout)
     }
 
+    /// Waits until the socket is writable; see ``waitForRead(_:timeout:reportedTimeout:)``.
     @inline(never)
-    func waitForWrite(_ operation: StaticString, timeout: Duration? = nil, reportedTimeout: Duration? = nil) throws {
+    package func waitForWrite(
+        _ operation: StaticString,
+        timeout: Duration? = nil,
+        reportedTimeout: Duration? = nil
+    ) throws {
         let watcher = try writeWatcher ?? makeWatcher(events: gevent_EV_WRITE)
         writeWatcher = watcher
         try wait(on: watcher, operation, timeout: timeout ?? self.timeout, reportedTimeout: reportedTimeout)
@@ -739,11 +758,11 @@ public final class Socket {
     // MARK: - Describing
 
     /// "recv from 127.0.0.1:80", "accept on 0.0.0.0:8080", "send on fd 7", "recv on a closed socket".
-    func describe(_ operation: StaticString) -> String {
+    package func describe(_ operation: StaticString) -> String {
         describe("\(operation)")
     }
 
-    func describe(_ operation: String) -> String {
+    package func describe(_ operation: String) -> String {
         guard fd >= 0 else { return "\(operation) on a closed socket" }
         if let knownPeer {
             let preposition = operation.hasPrefix("recv") ? "from" : operation.hasPrefix("send") ? "to" : "with"

@@ -12,8 +12,8 @@
 /// let c = try SocketAddress("/run/app.sock")      // "@name" is Linux's abstract namespace
 /// ```
 ///
-/// Parsing takes numeric addresses only: names are resolved with ``getaddrinfo(host:port:family:type:)``
-/// (or ``createConnection(host:port:timeout:sourceAddress:)``), which may switch greenlets; building an
+/// Parsing takes numeric addresses only: names are resolved with ``getaddrinfo(host:port:family:type:protocol:flags:)``
+/// (or ``createConnection(host:port:timeout:sourceAddress:allErrors:)``), which may switch greenlets; building an
 /// address never does. `description` gives the same text back ("[::1]:8080"). A value type, safe to pass
 /// between threads.
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
@@ -50,7 +50,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     /// Never switches; any thread.
     ///
     /// - Throws: ``ParseError`` saying what is wrong: a host name instead of a number (resolve it with
-    ///   ``getaddrinfo(host:port:family:type:)``), an IPv6 address without brackets, a missing or invalid port,
+    ///   ``getaddrinfo(host:port:family:type:protocol:flags:)``), an IPv6 address without brackets, a missing or invalid port,
     ///   a path that is too long.
     public init(_ text: String) throws(ParseError) {
         if text.hasPrefix("/") || text.hasPrefix("./") || text.hasPrefix("../") || text.hasPrefix("@") {

@@ -4,7 +4,7 @@
 @preconcurrency import Musl
 #endif
 
-/// A socket option: a `setsockopt(2)` level and name, for ``Socket/setOption(_:to:)`` and
+/// A socket option: a `setsockopt(2)` level and name, for ``Socket/setOption(_:to:)-(_,CInt)`` and
 /// ``Socket/option(_:)``.
 ///
 /// The common integer and boolean options are named; any other is `SocketOption(level:name:)`. Never

@@ -1,7 +1,7 @@
 /// A socket operation did not complete within the socket's timeout.
 ///
 /// Thrown by ``Socket`` operations when ``Socket/timeout`` (or the deadline of a call such as
-/// ``Socket/sendAll(_:)``) passes while waiting, and by ``waitReadable(_:timeout:)`` /
+/// ``Socket/sendAll(_:flags:)-(UnsafeRawBufferPointer,_)``) passes while waiting, and by ``waitReadable(_:timeout:)`` /
 /// ``waitWritable(_:timeout:)``. It is a separate type from ``SocketError`` (gevent's `socket.timeout`), so
 /// `catch is SocketTimeoutError` tells a slow peer from a failed one. A ``Timeout`` started by the caller
 /// is not turned into this error: it propagates as itself. Any thread may create, read and pass one.

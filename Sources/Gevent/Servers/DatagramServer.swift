@@ -107,7 +107,11 @@ public final class DatagramServer {
                 return true  // no handler yet: the datagram is dropped, as a closed port would
             }
             let datagram = Array(UnsafeRawBufferPointer(rebasing: self.receiveBuffer[..<count]))
+            let hub = listener.hub
             self.engine.handlers.spawn {
+                hub.counters.serverRequests &+= 1
+                hub.counters.serverHandlersRunning += 1
+                defer { hub.counters.serverHandlersRunning -= 1 }
                 try handler(datagram, sender)
             }
             return true

@@ -105,8 +105,15 @@ public final class StreamServer {
                 return false
             }
             let handler = self.handler
+            let hub = listener.hub
+            hub.counters.serverConnections &+= 1
             self.engine.handlers.spawn {
-                defer { client.close() }
+                hub.counters.serverRequests &+= 1
+                hub.counters.serverHandlersRunning += 1
+                defer {
+                    hub.counters.serverHandlersRunning -= 1
+                    client.close()
+                }
                 try handler(client, peer)
             }
             return true
