@@ -1,3 +1,4 @@
+import CGeventShim
 import CGreenlet
 import CLibev
 import Synchronization
@@ -26,7 +27,6 @@ public final class Hub {
     let loop: OpaquePointer
     /// The configuration this hub was created with.
     public let config: GeventConfig
-    private let usesDefaultLoop: Bool
     private(set) var main: AnyGreenlet!
     private(set) var hubGreenlet: AnyGreenlet!
     // Unchecked: every greenlet hand-over appends and pops here, and a dynamic exclusivity check (a call
@@ -56,8 +56,14 @@ public final class Hub {
     var unreferencedWatchers: [String: Int] = [:]
     /// What this hub publishes for the ``Monitor`` thread.
     let activity = HubActivity(threadID: cgreenlet_thread_id())
+    // Unchecked for the same reason as `callbacks`: bumped on every switch, only by plain additions on the
+    // hub's thread that call nothing.
+    /// What ``statistics`` reports (HubStatistics.swift).
+    @exclusivity(unchecked) var counters = HubCounters()
     /// The resolver behind `Hub.resolver` (DNS/HubResolver.swift), created on first use; closed by destroy().
     var resolverStorage: (any Resolver)?
+    /// The shim's waits in progress on this hub, which a program's signal handler interrupts.
+    var shimInterruptibleWaits = ShimInterruptibleWaits()
     // A pthread mutex rather than Synchronization.Mutex: ThreadSanitizer does not see the latter's
     // synchronization and reports every cross-thread runThreadsafe as a race.
     private let threadsafeLock = NativeCondition()
@@ -65,9 +71,10 @@ public final class Hub {
 
     /// Receives every error a greenlet (or a raw link) ended with, except ``GreenletExit``.
     ///
-    /// The default prints a line to stderr: UTC timestamp, greenlet name, spawn site, error. Assign your own
-    /// handler to log elsewhere or to collect errors in tests; `nil` restores the default. The handler runs
-    /// on the failing greenlet or in the hub and must not block. gevent's `hub.handle_error`. Hub thread only.
+    /// `nil` (the default) logs through ``GeventLogging/logger``: UTC timestamp, greenlet name, spawn site,
+    /// error, on stderr unless the application replaced the logger. Assign a handler to treat this hub's
+    /// errors otherwise or to collect them in tests; `nil` restores the default. The handler runs on the
+    /// failing greenlet or in the hub and must not block. gevent's `hub.handle_error`. Hub thread only.
     public var errorHandler: ((_ greenlet: AnyGreenlet?, _ error: any Error) -> Void)?
 
     // MARK: - Finding the hub
@@ -91,14 +98,18 @@ public final class Hub {
 
     private init() {
         config = GeventConfig.current
+        if let failure = gevent_libev_load() {
+            fatalError(String(cString: failure))
+        }
         var flags = gevent_EVFLAG_AUTO | gevent_EVFLAG_NOENV
         if let backend = config.backend {
             flags |= backend.flag
         }
-        // Only the default loop can watch child processes (SIGCHLD), so the process's main thread uses it,
-        // as gevent does; every other thread gets a loop of its own.
-        usesDefaultLoop = cgreenlet_is_process_main_thread()
-        guard let loop = usesDefaultLoop ? gevent_ev_default_loop(flags) : ev_loop_new(flags) else {
+        // Never libev's default loop, on the main thread either: creating it installs a SIGCHLD handler that
+        // reaps every child of the process (waitpid(-1)), which would steal the exit status of children that
+        // other hubs, or code that knows nothing of us, wait for; and a program that uses libev itself owns
+        // that loop. Children are waited for through a pidfd per child (Process/ChildWatcher.swift).
+        guard let loop = gevent_ev_loop_new(flags) else {
             fatalError(
                 "swift-gevent: libev could not create an event loop (backend \(config.backend?.rawValue ?? "auto")); "
                     + "check GEVENT_BACKEND and the process's file-descriptor limit"
@@ -115,8 +126,8 @@ public final class Hub {
         cgreenlet_set_thread_hub(retained)
         let overflowHandler = cgreenlet_install_overflow_handler()
         if overflowHandler != 0 {
-            writeToStandardError(
-                "swift-gevent: could not install the stack-overflow reporter: \(errnoDescription(overflowHandler))\n"
+            reportWarning(
+                "could not install the stack-overflow reporter: \(errnoDescription(overflowHandler))"
             )
         }
 
@@ -131,7 +142,7 @@ public final class Hub {
         self.hubGreenlet = hubGreenlet
         // The hub runs user callbacks (raw links), so it gets at least a generous stack.
         let hubStack = max(config.stackSize, 512 * 1024)
-        let status = cgreenlet_init(hubGreenlet.context, hubStack, greenletEntry, retainedHubGreenlet(hubGreenlet))
+        let status = cgreenlet_init(hubGreenlet.context, hubStack, greenletEntry, unretainedArgument(hubGreenlet))
         guard status == 0 else {
             fatalError("swift-gevent: could not map the hub's stack: \(errnoDescription(status))")
         }
@@ -141,16 +152,19 @@ public final class Hub {
         let selfPointer = Unmanaged.passUnretained(self).toOpaque()
         gevent_ev_prepare_init(prepare, hubPrepare)
         prepare.pointee.data = selfPointer
-        ev_prepare_start(loop, prepare)
-        ev_unref(loop)  // the callback phase must not keep the loop alive by itself
+        gevent_ev_prepare_start(loop, prepare)
+        gevent_ev_unref(loop)  // the callback phase must not keep the loop alive by itself
         gevent_ev_idle_init(idle, hubIdle)
         idle.pointee.data = selfPointer
         gevent_ev_async_init(async, hubAsync)
         async.pointee.data = selfPointer
-        ev_async_start(loop, async)
-        ev_unref(loop)  // nor must the cross-thread wake-up
-        ev_set_userdata(loop, selfPointer)
-        ev_set_loop_release_cb(loop, hubWillPoll, hubDidPoll)
+        gevent_ev_async_start(loop, async)
+        gevent_ev_unref(loop)  // nor must the cross-thread wake-up
+        // The same wake-up tells the hub that a program's signal handler ran (ev_async_send is
+        // async-signal-safe), so that the shim's waits end as blocking calls would.
+        gevent_shim_signal_attach(UnsafeMutableRawPointer(loop), async)
+        gevent_ev_set_userdata(loop, selfPointer)
+        gevent_ev_set_loop_release_cb(loop, hubWillPoll, hubDidPoll)
         Monitor.register(activity)
         if config.monitorThread {
             Monitor.start(maxBlockingTime: config.maxBlockingTime)
@@ -160,7 +174,8 @@ public final class Hub {
         }
     }
 
-    private func retainedHubGreenlet(_ greenlet: AnyGreenlet) -> UnsafeMutableRawPointer {
+    /// The hub greenlet as the C context's argument, unretained: the hub owns it for the context's life.
+    private func unretainedArgument(_ greenlet: AnyGreenlet) -> UnsafeMutableRawPointer {
         Unmanaged.passUnretained(greenlet).toOpaque()
     }
 
@@ -255,6 +270,7 @@ public final class Hub {
         if destroying && greenlet.kind == .user { return }
         let monitored = Monitor.enabled.load(ordering: .relaxed)
         if monitored { activity.publish(running: greenlet) }
+        counters.switches &+= 1
         cgreenlet_switch(hubGreenlet.context, greenlet.context)
         if monitored { activity.publish(running: nil) }
         // Only `greenlet` can have switched back: greenlets switch to the hub and nowhere else.
@@ -303,7 +319,7 @@ public final class Hub {
     /// The hub greenlet's body: run the loop; when it runs dry, wake whoever can be told.
     func runLoop() {
         while !destroying {
-            ev_run(loop, 0)
+            gevent_ev_run(loop, 0)
             if destroying { break }
             loopRanDry()
         }
@@ -343,7 +359,7 @@ public final class Hub {
             // An active idle watcher keeps the loop from blocking in its poll (and from running dry)
             // while callbacks wait.
             idleActive = true
-            ev_idle_start(loop, idle)
+            gevent_ev_idle_start(loop, idle)
         }
     }
 
@@ -374,7 +390,7 @@ public final class Hub {
     private func stopIdle() {
         if idleActive {
             idleActive = false
-            ev_idle_stop(loop, idle)
+            gevent_ev_idle_stop(loop, idle)
         }
     }
 
@@ -422,7 +438,7 @@ public final class Hub {
         // Sent outside the lock: the wake-up can preempt this thread at once (always when both share one
         // CPU), and a hub that then blocked on the lock this thread still held would cost two more context
         // switches per call. destroy() waits for senders in flight before it frees the loop.
-        ev_async_send(loop, async)
+        gevent_ev_async_send(loop, async)
         threadsafeLock.withLock {
             threadsafe.sendersInFlight -= 1
             if threadsafe.closed && threadsafe.sendersInFlight == 0 {
@@ -434,11 +450,11 @@ public final class Hub {
 
     /// Keeps the loop alive while cross-thread work the hub waits for is in flight (ThreadPool results).
     func holdLoopOpen() {
-        ev_ref(loop)
+        gevent_ev_ref(loop)
     }
 
     func releaseLoopHold() {
-        ev_unref(loop)
+        gevent_ev_unref(loop)
     }
 
     // MARK: - Live greenlets
@@ -492,15 +508,27 @@ public final class Hub {
 
     // MARK: - Errors
 
-    /// Reports an error a greenlet ended with (or a raw link threw): to ``errorHandler`` if set, else as a
-    /// line on stderr.
-    func reportError(_ error: any Error, in greenlet: AnyGreenlet?, context: String?) {
+    /// Reports an error a greenlet ended with (or a raw link threw, or a server's handler failed with):
+    /// to ``errorHandler`` if set, else
+    /// through ``GeventLogging/logger`` (by default a line on stderr). gevent's `hub.handle_error`.
+    ///
+    /// Servers built on the hub (``StreamServer``, `HTTPServer`) report their handlers' errors here and go
+    /// on serving. Never switches (unless ``errorHandler`` does); hub thread only.
+    ///
+    /// - Parameters:
+    ///   - error: what failed.
+    ///   - greenlet: the greenlet it failed in, if any.
+    ///   - context: names the failing work when there is no greenlet to name it ("a hub callback").
+    public func reportError(_ error: any Error, in greenlet: AnyGreenlet?, context: String?) {
         if let errorHandler {
             errorHandler(greenlet, error)
             return
         }
         let who = greenlet?.reportName ?? context ?? "a hub callback"
-        writeToStandardError("\(utcTimestamp()) \(who) failed with \(type(of: error)): \(error)\n")
+        GeventLogging.logger.error(
+            "\(who) failed with \(type(of: error)): \(error)",
+            metadata: ["gevent-report": "error", "greenlet": "\(who)", "error-type": "\(type(of: error))"]
+        )
     }
 
     // MARK: - Joining and destroying
@@ -559,6 +587,11 @@ public final class Hub {
             _ = try? killAll(survivors, timeout: .seconds(1))
         }
         let abandoned = liveCount
+        // Signal and child watchers registered here must leave libev (and close their pidfds) while the
+        // loop still exists: libev keeps a process-wide pointer to the loop that watches each signal.
+        let beforeDestroy = beforeDestroyHooks
+        beforeDestroyHooks.removeAll()
+        for hook in beforeDestroy.values { hook() }
         // The resolver may own watchers on this loop (c-ares): release them while the loop exists.
         resolverStorage?.close()
         resolverStorage = nil
@@ -568,7 +601,7 @@ public final class Hub {
         destroying = true
         if hubGreenlet.context.pointee.sp != nil && hubStarted {
             // Let the hub unwind its own stack: it returns out of ev_run and ends with a final switch here.
-            ev_break(loop, gevent_EVBREAK_ALL)
+            gevent_ev_break(loop, gevent_EVBREAK_ALL)
             cgreenlet_switch(main.context, hubGreenlet.context)
         }
         cgreenlet_release_stack(hubGreenlet.context)
@@ -579,13 +612,14 @@ public final class Hub {
             }
         }
         callbacks.removeAll()
-        if idleActive { ev_idle_stop(loop, idle) }
-        ev_ref(loop)
-        ev_prepare_stop(loop, prepare)
-        ev_ref(loop)
-        ev_async_stop(loop, async)
+        if idleActive { gevent_ev_idle_stop(loop, idle) }
+        gevent_ev_ref(loop)
+        gevent_ev_prepare_stop(loop, prepare)
+        gevent_shim_signal_detach()
+        gevent_ev_ref(loop)
+        gevent_ev_async_stop(loop, async)
         isDestroyed = true
-        ev_loop_destroy(loop)
+        gevent_ev_loop_destroy(loop)
         prepare.deallocate()
         idle.deallocate()
         async.deallocate()
@@ -594,15 +628,29 @@ public final class Hub {
         cgreenlet_set_current(nil)
         cgreenlet_set_thread_hub(nil)
         if abandoned > 0 {
-            writeToStandardError(
-                "swift-gevent: Hub.destroy abandoned \(abandoned) greenlet(s) that did not finish within 1 s of "
-                    + "GreenletExit\n"
+            reportWarning(
+                "Hub.destroy abandoned \(abandoned) greenlet(s) that did not finish within 1 s of "
+                    + "GreenletExit"
             )
         }
         liveHead = nil
         main = nil
         hubGreenlet = nil
         Unmanaged.passUnretained(self).release()
+    }
+
+    /// Work for ``destroy()`` to do before the loop is freed, by owner (signal handlers, child watchers).
+    var beforeDestroyHooks: [ObjectIdentifier: () -> Void] = [:]
+
+    /// Makes the hub usable in a child process after `fork()`: libev re-creates its kernel state (the epoll
+    /// descriptor, shared with the parent until then) on the next iteration, the cross-thread queue's lock
+    /// (which a thread that does not exist in the child may have held) is re-initialised, and the thread
+    /// pool drops the workers it had in the parent. Never switches; the forking thread, in the child.
+    func reinitializeAfterFork() {
+        gevent_ev_loop_fork(loop)
+        threadsafeLock.reinitializeAfterFork()
+        threadsafe.sendersInFlight = 0
+        threadPoolStorage?.reinitializeAfterFork()
     }
 
     /// Set when destroy() frees the loop: watchers that outlive it must not call libev any more.
@@ -707,11 +755,11 @@ private func hubThreadExit(_ pointer: UnsafeMutableRawPointer?) {
 }
 
 private func hubWillPoll(_ loop: OpaquePointer?) {
-    Unmanaged<Hub>.fromOpaque(ev_userdata(loop)!).takeUnretainedValue().activity.setPolling(true)
+    Unmanaged<Hub>.fromOpaque(gevent_ev_userdata(loop)!).takeUnretainedValue().activity.setPolling(true)
 }
 
 private func hubDidPoll(_ loop: OpaquePointer?) {
-    Unmanaged<Hub>.fromOpaque(ev_userdata(loop)!).takeUnretainedValue().activity.setPolling(false)
+    Unmanaged<Hub>.fromOpaque(gevent_ev_userdata(loop)!).takeUnretainedValue().activity.setPolling(false)
 }
 
 private func hubPrepare(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_prepare>?, _ events: Int32) {
@@ -723,5 +771,9 @@ private func hubIdle(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_
 }
 
 private func hubAsync(_ loop: OpaquePointer?, _ watcher: UnsafeMutablePointer<ev_async>?, _ events: Int32) {
-    Unmanaged<Hub>.fromOpaque(watcher!.pointee.data).takeUnretainedValue().runThreadsafeCallbacks()
+    let hub = Unmanaged<Hub>.fromOpaque(watcher!.pointee.data).takeUnretainedValue()
+    if gevent_shim_signal_take_pending() {
+        hub.interruptShimWaits()
+    }
+    hub.runThreadsafeCallbacks()
 }

@@ -37,13 +37,12 @@ final class TimerWatcher {
     /// time spent running callbacks since the loop last polled does not shorten the delay.
     func start(after delay: Duration) {
         stop()
-        ev_now_update(hub.loop)
+        gevent_ev_now_update(hub.loop)
         gevent_ev_timer_set(pointer, max(delay.seconds, 0), 0)
-        ev_timer_start(hub.loop, pointer)
+        gevent_ev_timer_start(hub.loop, pointer)
         if !keepsLoopAlive {
-            ev_unref(hub.loop)
+            hub.unreferenceLoop(for: label)
             unreferenced = true
-            hub.unreferencedWatchers[label.description, default: 0] += 1
         }
     }
 
@@ -51,7 +50,7 @@ final class TimerWatcher {
         // After Hub.destroy the loop is gone; the watcher's memory is all that is left to free.
         guard isActive, !hub.isDestroyed else { return }
         restoreReference()
-        ev_timer_stop(hub.loop, pointer)
+        gevent_ev_timer_stop(hub.loop, pointer)
     }
 
     fileprivate func fire() {
@@ -64,12 +63,27 @@ final class TimerWatcher {
 
     private func restoreReference() {
         if unreferenced {
-            ev_ref(hub.loop)
+            hub.referenceLoop(for: label)
             unreferenced = false
-            hub.unreferencedWatchers[label.description, default: 1] -= 1
-            if hub.unreferencedWatchers[label.description] == 0 {
-                hub.unreferencedWatchers[label.description] = nil
-            }
+        }
+    }
+}
+
+extension Hub {
+    /// An active watcher stops keeping the loop alive (gevent's `ref=False`): libev's `ev_unref` after the
+    /// start, counted under `label` for LoopExit reports. Undo with ``referenceLoop(for:)`` before the stop.
+    func unreferenceLoop(for label: StaticString) {
+        gevent_ev_unref(loop)
+        unreferencedWatchers[label.description, default: 0] += 1
+    }
+
+    /// Undoes ``unreferenceLoop(for:)``: libev's `ev_ref`, before the watcher stops (or after libev stopped
+    /// a one-shot watcher that fired).
+    func referenceLoop(for label: StaticString) {
+        gevent_ev_ref(loop)
+        unreferencedWatchers[label.description, default: 1] -= 1
+        if unreferencedWatchers[label.description] == 0 {
+            unreferencedWatchers[label.description] = nil
         }
     }
 }
@@ -101,12 +115,12 @@ final class IdleWatcher {
     }
 
     func start() {
-        ev_idle_start(hub.loop, pointer)
+        gevent_ev_idle_start(hub.loop, pointer)
     }
 
     func stop() {
         guard !hub.isDestroyed else { return }
-        ev_idle_stop(hub.loop, pointer)
+        gevent_ev_idle_stop(hub.loop, pointer)
     }
 }
 
