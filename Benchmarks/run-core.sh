@@ -3,7 +3,7 @@
 # prints a markdown table with the ratios (ours ÷ peer) that issues 2 and 3 ask for.
 #
 #   Benchmarks/run-core.sh                 # everything (~4 min once built)
-#   Benchmarks/run-core.sh --million       # also 1,000,000 sleeping greenlets (needs vm.max_map_count, see INSTALL.md)
+#   Benchmarks/run-core.sh --million       # also 1,000,000 sleeping greenlets (stock settings on Linux 6.13+, INSTALL.md)
 #   Benchmarks/run-core.sh -o FILE.md      # also write the report to FILE.md
 #
 # Environment: BENCH (the peer harness, default ../shared/bench beside the repository), BENCH_BUILD (where
@@ -28,11 +28,13 @@ done
 SCRIPT=run-core.sh
 # shellcheck source=lib/peers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/peers.sh"
+STEPS=$((2 + 23 + MILLION))
 peers_setup
-log "[run-core] building the peers into $BENCH_BUILD"
-"$BENCH/build.sh" core c go micro >&2 || die "the peer build failed"
-log "[run-core] building GeventMicro (release)"
-(cd "$HERE" && swift build -c release --product GeventMicro >&2) || die "swift build failed"
+step "building the peers into $BENCH_BUILD (minutes the first time)"
+with_heartbeat "building the peers" "$BENCH/build.sh" core c go micro >&2 || die "the peer build failed"
+step "building GeventMicro (release; minutes the first time)"
+(cd "$HERE" && with_heartbeat "building GeventMicro" swift build -c release --product GeventMicro >&2) ||
+    die "swift build failed"
 OURS="$HERE/.build/release/GeventMicro"
 PY="$BENCH_VENV/bin/python"
 GEVENT_MICRO="$HERE/peers/gevent_micro.py"
@@ -42,6 +44,7 @@ report_start core
 # run EXE ARGS... -> the bench= line, pinned; a failure line when there is none
 run() {
     local l
+    step "$(basename "$1") ${*:2}"
     l=$(timeout -k 2 300 taskset -c "$SERVER_CPU" "$@" 2>/dev/null | grep '^bench=' | tail -n1)
     [ -n "$l" ] || l="bench=? impl=$(basename "$1") status=failed"
     echo "$l" >>"$RAW"
@@ -111,7 +114,7 @@ row "sleep(.zero) hand-over" ns "$SLEEP0" "$GEVSLEEP" "-"
 row "spawn + run + joinAll, per greenlet" ns "$SPAWN" "$GOSPAWN" "≤ 1×"
 row "spawn + run + joinAll, per greenlet" ns "$SPAWN" "$GEVSPAWN" "-"
 row "spawn + join, one at a time" ns "$SPAWN1" "$GOSPAWN" "-"
-row "idle memory per sleeping greenlet (100,000)" B "$MEM" "$GOMEM" "≤ 6 KiB"
+row "idle memory per sleeping greenlet (100,000)" B "$MEM" "$GOMEM" "≤ 4.8 KB"
 row "idle memory per sleeping greenlet (100,000)" B "$MEM" "$GEVMEM" "-"
 row "Queue ping-pong, per hand-over" ns "$QUEUE" "$GOCHAN" "≤ 0.7×"
 row "Queue ping-pong, per hand-over" ns "$QUEUE" "$GEVQUEUE" "-"

@@ -20,9 +20,14 @@ CONNS_LIST=("$@"); [ ${#CONNS_LIST[@]} -gt 0 ] || CONNS_LIST=(1 100 1000)
 SCRIPT=run-echo.sh
 # shellcheck source=lib/peers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/peers.sh"
+ORDER=(c-epoll swift-gevent nio-1loop go-gomaxprocs1 gevent c-epoll#2)
+STEPS=$((2 + ${#CONNS_LIST[@]} * ${#ORDER[@]}))
 peers_setup
-"$BENCH/build.sh" core go nio >&2 || die "the peer build failed"
-(cd "$ROOT" && swift build -c release --product EchoServer >&2) || die "swift build failed"
+step "building the peers into $BENCH_BUILD (the first NIO build takes minutes)"
+with_heartbeat "building the peers" "$BENCH/build.sh" core go nio >&2 || die "the peer build failed"
+step "building EchoServer (release)"
+(cd "$ROOT" && with_heartbeat "building EchoServer" swift build -c release --product EchoServer >&2) ||
+    die "swift build failed"
 OURS="$ROOT/.build/release/EchoServer"
 
 report_start echo
@@ -37,7 +42,6 @@ command_for() { # NAME -> the server command ({port} is replaced by the harness)
     esac
 }
 
-ORDER=(c-epoll swift-gevent nio-1loop go-gomaxprocs1 gevent c-epoll#2)
 log "[run-echo] machine busy before: $(machine_busy_pct 1)% of all CPUs; raw lines: $RAW"
 out "# Echo, ${SIZE}-byte ping-pong: swift-gevent against the peers, one run"
 out ""
@@ -51,6 +55,7 @@ for c in "${CONNS_LIST[@]}"; do
     declare -A PER_CPU=()
     rows=()
     for name in "${ORDER[@]}"; do
+        step "$name, $c connection(s), ${WARMUP} s warm-up + ${DURATION} s"
         echo_case "$name" "$SERVER_CPU" "$(command_for "$name")" "$c"
         echo "$CASE_LINE" >>"$RAW"
         rows+=("$CASE_LINE")

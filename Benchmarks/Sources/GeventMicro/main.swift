@@ -12,6 +12,8 @@
 //   GeventMicro channel  [ROUND_TRIPS=1000000]  [REPS=5]  the same over two Channel<Int> (rendezvous)
 //   GeventMicro tpapply  [N=20000]              [REPS=5]  hub.threadPool.apply { } round trips, one after another
 //   GeventMicro poolmap  [N=100000]             [REPS=5]  Pool(size: 100).map over N items
+//   GeventMicro subprocess [N=2000]             [REPS=3]  Subprocess(["/bin/true"]).wait(), one after another
+//   GeventMicro children [N=100]                [REPS=3]  N greenlets each run `sleep 0.2` at once: wall time
 //
 // Pin it to one CPU (`taskset -c 0`) as the peers are. Each mode runs in its own process: run-core.sh
 // starts one per line.
@@ -241,7 +243,8 @@ func benchSpawnOne() throws {
 // MARK: - Idle memory
 
 /// N greenlets asleep in sleep(3600 s): growth of VmRSS once all have started, per greenlet. Page tables
-/// (VmPTE) are not part of RSS and are reported separately, as are the process's mappings (two per stack).
+/// (VmPTE) are not part of RSS and are reported separately, as are the process's mappings (a few per slab of
+/// stacks with MADV_GUARD_INSTALL guard regions, two per stack with mprotect ones).
 func benchMemory() throws {
     let count = argument(2, default: 100_000)
     let hub = Hub.current
@@ -371,9 +374,38 @@ func benchPoolMap() throws {
     report("pool_map", impl: "swift-gevent.pool100", n: count, reps: reps, unit: "ns_per_item", decimals: 0, result)
 }
 
+// MARK: - Processes
+
+func benchSubprocess() throws {
+    let count = argument(2, default: 2000)
+    let reps = argument(3, default: 3)
+    let hub = Hub.current
+    defer { try? hub.destroy() }
+    let result = try timed(reps: reps, units: count) {
+        for _ in 0..<count {
+            try Subprocess(["/bin/true"]).wait()
+        }
+    }
+    report("spawn_wait_true", impl: "swift-gevent", n: count, reps: reps, unit: "ns_per_spawn", decimals: 0, result)
+}
+
+func benchConcurrentChildren() throws {
+    let count = argument(2, default: 100)
+    let reps = argument(3, default: 3)
+    let hub = Hub.current
+    defer { try? hub.destroy() }
+    let result = try timed(reps: reps, units: 1_000_000) {
+        let jobs = (0..<count).map { _ in
+            spawn { try Subprocess(["/bin/sleep", "0.2"]).wait() }
+        }
+        _ = try joinAll(jobs, raiseError: true)
+    }
+    report("children_sleep_0.2", impl: "swift-gevent", n: count, reps: reps, unit: "wall_ms", decimals: 1, result)
+}
+
 // MARK: - Main
 
-let usage = "usage: GeventMicro switch|jump|pingpong|spawn|spawn1|mem|queue|channel|tpapply|poolmap [N] [REPS]\n"
+let usage = "usage: GeventMicro switch|jump|pingpong|spawn|spawn1|mem|queue|channel|tpapply|poolmap|subprocess|children [N] [REPS]\n"
 let mode = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : ""
 setvbuf(stdout, nil, _IOLBF, 0)
 do {
@@ -391,6 +423,8 @@ do {
     case "tpapply": try benchThreadPoolApply()
     case "poolmap": try benchPoolMap()
     case "mem": try benchMemory()
+    case "subprocess": try benchSubprocess()
+    case "children": try benchConcurrentChildren()
     default:
         fputs(usage, stderr)
         exit(2)
