@@ -3,12 +3,23 @@
 # own scratch folder. The greenlet switch carries ASan and TSan fiber annotations, so both must be clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Inherited by the programs the tests start (examples, exit-test children).
+export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 for sanitizer in address thread; do
     printf -- "** sanitizer: %s\n" "$sanitizer" >&2
     swift build --build-tests --sanitize="$sanitizer" --scratch-path ".build-$sanitizer"
     # XCTest is skipped: it has no tests here, and its own runner leaks a few objects at exit. The preload
     # tests are skipped too: they run programs with the (unsanitized) preload library and a second Swift
     # runtime, which the sanitizer runtime in the test-built programs cannot share a process with.
+    # ThreadSanitizer cannot follow a fork of a multi-threaded process (it refuses the child's threads), and
+    # it gives every greenlet a shadow stack in a mapping of its own: 100,000 greenlets exceed the map limit,
+    # and the tests that count the stack allocator's mappings or resident memory count TSan's too.
+    extra=()
+    if [[ "$sanitizer" == thread ]]; then
+        extra=(--skip "GeventTests.ForkTests"
+            --skip "aHundredThousandSleepingGreenletsFitTheStockMapLimit|stacksGivenBackAreReusedWithoutNewMappings|madviseGuardsAddNoMappingPerStack|stacksGivenBackReturnTheirMemory")
+    fi
     swift test --skip-build --sanitize="$sanitizer" --scratch-path ".build-$sanitizer" --disable-xctest \
-        --skip "ShimTests.PreloadTests"
+        --skip "ShimTests.PreloadTests" --skip "ShimTests.PreloadIsolationTests" --skip "ShimTests.LauncherTests" \
+        "${extra[@]}"
 done

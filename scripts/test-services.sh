@@ -75,10 +75,14 @@ fi
 
 case "${1:-}" in
 start)
+    log "PostgreSQL on 127.0.0.1:$pg_port (data in $directory/postgres; the first start runs initdb)"
     start_postgres
+    log "Redis on 127.0.0.1:$redis_port"
     start_redis
+    log "both answer"
     ;;
 stop)
+    log "stopping PostgreSQL and Redis, removing $directory"
     if [[ -d "$directory/postgres" ]]; then
         as_pg_user "$(pg_bin)/pg_ctl" -D "$directory/postgres" -m fast -w stop >/dev/null 2>&1 || true
     fi
