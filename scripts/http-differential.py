@@ -37,6 +37,7 @@ SEEDS = [
     b"GET / HTTP/1.1\r\n" + H + b"X-Empty:\r\nX-Spaces:   a b   \r\n\r\n",
     b"GET / HTTP/1.1\r\n" + H + b"X-Obs: caf\xe9\r\n\r\n",
     b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n",
+    b"\r", b"\r\n\r",  # the start of an empty line: wait for the rest
     b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 007\r\n\r\n1234567",
     b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 0\r\n\r\n",
     b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
@@ -202,9 +203,11 @@ def main():
     for (label, data), line in zip(inputs, lines):
         ours = ours_interpret(line)
         theirs = h11_interpret(data)
-        if ours[0] in ("accept", "incomplete") and theirs[0] == "reject" and data.startswith(b"\r\n"):
+        if ours[0] in ("accept", "incomplete") and theirs[0] == "reject" and data.startswith(b"\r"):
             # RFC 9112 section 2.2: a server SHOULD ignore empty lines before the request line; h11 does not.
-            if h11_interpret(strip_leading_empty_lines(data))[1:] == ours[1:]:
+            # A trailing lone CR may still become one of those lines, so waiting for more is right.
+            rest = strip_leading_empty_lines(data)
+            if (rest == b"\r" and ours == ("incomplete",)) or h11_interpret(rest)[1:] == ours[1:]:
                 counts["empty-lines-skipped"] += 1
                 continue
         if ours[0] == theirs[0] == "accept":
