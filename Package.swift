@@ -296,7 +296,9 @@ let package = Package(
 
         .testTarget(
             name: "GeventTests",
-            dependencies: ["Gevent", "GeventTLS", "CGreenlet", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Gevent", "GeventTLS", "CGreenlet", "CGeventShim", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

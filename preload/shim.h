@@ -190,6 +190,14 @@ int gevent_shim_sleep(int64_t nanoseconds);
 int gevent_shim_offload(void (*function)(void *), void *argument);
 void gevent_shim_fd_closing(int fd);
 void *gevent_shim_greenlet_buffer(size_t size);
+/// Lookups through the hub's c-ares resolver: GEVENT_SHIM_READY with *status the EAI_* result (and errno
+/// set for EAI_SYSTEM), GEVENT_SHIM_NOT_HANDLED when c-ares cannot give libc's answer (the thread path
+/// must), or the codes of an interrupted wait.
+int gevent_shim_ares_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                                 struct addrinfo **result, int *status);
+int gevent_shim_ares_getnameinfo(const struct sockaddr *address, socklen_t address_length, char *host,
+                                 socklen_t host_length, char *service, socklen_t service_length, int flags,
+                                 int *status);
 
 /// A wait ended by a signal handler that had SA_RESTART (as did every other handler that ran meanwhile): the
 /// calls the kernel restarts wait again, the others (poll, select, sleeps, sockets with a timeout) fail with

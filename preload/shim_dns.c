@@ -1,16 +1,27 @@
 // swift-gevent: name resolution. Since glibc 2.34 the stub resolver lives inside libc.so and uses its own
-// sockets and poll, out of reach of every other hook, so lookups are hooked at the entry points and run on
-// the hub's thread pool while the greenlet waits (gevent's default thread resolver; full NSS fidelity).
-// Non-reentrant functions (gethostbyname...) return per-greenlet storage, as each greenlet is a thread to
-// its caller.
+// sockets and poll, out of reach of every other hook, so lookups are hooked at the entry points. With the
+// thread resolver (the default) they run on the hub's thread pool while the greenlet waits (gevent's
+// default; full NSS fidelity). With the ares resolver, getaddrinfo and getnameinfo go to the hub's c-ares
+// channel on its own loop, no thread per lookup; what glibc answers without the network (numeric
+// addresses, no node) runs inline, and what c-ares cannot answer as glibc does (scope ids, flags it does
+// not know) and the hostent functions take the thread path. Non-reentrant functions (gethostbyname...)
+// return per-greenlet storage, as each greenlet is a thread to its caller.
 #include "shim.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
+/// How lookups run now: GEVENT_SHIM_RESOLVER_BLOCK (the real call) when the DNS area is off.
+static int lookup_mode(void) {
+    if (!shim_enabled(GEVENT_SHIM_AREA_DNS)) {
+        return GEVENT_SHIM_RESOLVER_BLOCK;
+    }
+    return atomic_load_explicit(&shim_resolver_mode, memory_order_relaxed);
+}
+
 static bool offloading(void) {
-    return shim_enabled(GEVENT_SHIM_AREA_DNS) &&
-           atomic_load_explicit(&shim_resolver_mode, memory_order_relaxed) == GEVENT_SHIM_RESOLVER_THREAD;
+    return lookup_mode() != GEVENT_SHIM_RESOLVER_BLOCK;
 }
 
 #define REAL(name) (shim_real.name ? shim_real.name : (__typeof__(shim_real.name))shim_resolve_late(#name))
@@ -48,11 +59,66 @@ static void run_getaddrinfo(void *argument) {
     call->error = errno;
 }
 
+/// Whether glibc answers without asking anyone: no node, AI_NUMERICHOST, or a numeric address in any form
+/// glibc takes (inet_aton's "127.1" and "0x7f000001" too, which c-ares would send to a server).
+static bool answered_locally(const char *node, const struct addrinfo *hints) {
+    if (node == NULL || (hints != NULL && (hints->ai_flags & AI_NUMERICHOST))) {
+        return true;
+    }
+    struct in_addr v4;
+    struct in6_addr v6;
+    return inet_aton(node, &v4) != 0 || inet_pton(AF_INET6, node, &v6) == 1;
+}
+
+enum ares_outcome { ARES_ANSWERED, ARES_REAL_CALL, ARES_THREAD_PATH };
+
+/// What a c-ares entry point's code means for the interposer; on ARES_ANSWERED *status is the result.
+static enum ares_outcome ares_outcome(int code, int *status) {
+    switch (code) {
+    case GEVENT_SHIM_READY:
+        return ARES_ANSWERED;
+    case GEVENT_SHIM_NOT_HANDLED:
+        return ARES_THREAD_PATH;
+    case GEVENT_SHIM_CANNOT_WAIT:
+        return ARES_REAL_CALL;
+    default:
+        // Interrupted before an answer: as glibc reports a failure outside the lookup itself.
+        *status = EAI_SYSTEM;
+        errno = shim_wait_errno(code);
+        return ARES_ANSWERED;
+    }
+}
+
 SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                             struct addrinfo **result) {
     struct addrinfo_call call = {node, service, hints, result, 0, 0};
-    if (SHIM_LIKELY(!offloading())) {
+    int mode = lookup_mode();
+    if (SHIM_LIKELY(mode == GEVENT_SHIM_RESOLVER_BLOCK)) {
         return REAL(getaddrinfo)(node, service, hints, result);
+    }
+    if (mode == GEVENT_SHIM_RESOLVER_ARES) {
+        if (answered_locally(node, hints)) {
+            return REAL(getaddrinfo)(node, service, hints, result);
+        }
+        if (strchr(node, '%') == NULL) {
+            atomic_fetch_add_explicit(&shim_cooperative_count, 1, memory_order_relaxed);
+            int status = 0;
+            int saved = errno;
+            errno = 0;
+            switch (ares_outcome(gevent_shim_ares_getaddrinfo(node, service, hints, result, &status), &status)) {
+            case ARES_ANSWERED:
+                if (status != EAI_SYSTEM) {
+                    errno = saved;
+                }
+                return status;
+            case ARES_REAL_CALL:
+                errno = saved;
+                return REAL(getaddrinfo)(node, service, hints, result);
+            case ARES_THREAD_PATH:
+                errno = saved;
+                break;
+            }
+        }
     }
     switch (offload(run_getaddrinfo, &call, &call.error)) {
     case OFFLOAD_INLINE:
@@ -87,8 +153,34 @@ static void run_getnameinfo(void *argument) {
 SHIM_EXPORT int getnameinfo(const struct sockaddr *address, socklen_t address_length, char *host, socklen_t host_length,
                             char *service, socklen_t service_length, int flags) {
     struct nameinfo_call call = {address, address_length, host, host_length, service, service_length, flags, 0, 0};
-    if (SHIM_LIKELY(!offloading())) {
+    int mode = lookup_mode();
+    if (SHIM_LIKELY(mode == GEVENT_SHIM_RESOLVER_BLOCK)) {
         return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
+    }
+    if (mode == GEVENT_SHIM_RESOLVER_ARES) {
+        // Without a host name to look up, glibc asks no server (a service name is in /etc/services).
+        if (host == NULL || host_length == 0 || (flags & NI_NUMERICHOST)) {
+            return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
+        }
+        atomic_fetch_add_explicit(&shim_cooperative_count, 1, memory_order_relaxed);
+        int status = 0;
+        int saved = errno;
+        errno = 0;
+        int code = gevent_shim_ares_getnameinfo(address, address_length, host, host_length, service, service_length,
+                                                flags, &status);
+        switch (ares_outcome(code, &status)) {
+        case ARES_ANSWERED:
+            if (status != EAI_SYSTEM) {
+                errno = saved;
+            }
+            return status;
+        case ARES_REAL_CALL:
+            errno = saved;
+            return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
+        case ARES_THREAD_PATH:
+            errno = saved;
+            break;
+        }
     }
     switch (offload(run_getnameinfo, &call, &call.error)) {
     case OFFLOAD_INLINE:

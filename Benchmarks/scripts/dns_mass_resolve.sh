@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # dns_mass_resolve.sh - 1,000 names resolved concurrently against a local dnsmasq: ThreadResolver,
-# AresResolver and BlockingResolver (Examples/DNSMassResolve) next to gevent's thread and ares resolvers.
+# AresResolver and BlockingResolver (Examples/DNSMassResolve) next to gevent's thread and ares resolvers,
+# and unaware C code (../shim/massresolve.c) calling libc's getaddrinfo from 1,000 pthreads, and from
+# 1,000 greenlets under gevent-run with the thread and the ares resolver.
 #
 #   sudo ./dns_mass_resolve.sh [REPETITIONS=3]
 #
@@ -8,7 +10,8 @@
 # dnsmasq on 127.0.0.1:53 and a private mount namespace whose /etc/resolv.conf points at it, so libc (the
 # thread and blocking resolvers) and c-ares resolve the same generated names from the same server and
 # nothing leaves the machine. Needs dnsmasq, util-linux (unshare), iproute2 (ip), a release build of
-# DNSMassResolve (swift build -c release --product DNSMassResolve) and gevent from ../shared/bench/setup.sh.
+# DNSMassResolve (swift build -c release --product DNSMassResolve), the preload library
+# (scripts/build-preload.sh) and gevent from ../shared/bench/setup.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -28,12 +31,21 @@ dnsmasq --no-daemon --port=53 --listen-address=127.0.0.1 --bind-interfaces --no-
 DM=$!
 sleep 0.5
 SWIFT_BIN="$ROOT/.build/release/DNSMassResolve"
+GEVENT_RUN="$ROOT/.build-preload/release/gevent-run"
+cc -O2 -o "$WORK/massresolve" "$HERE/../shim/massresolve.c" -lpthread
 PYTHON="$ROOT/../shared/bench/.venv/bin/python"
 [ -x "$PYTHON" ] || PYTHON="/work/shared/bench/.venv/bin/python"
 for _ in $(seq "$REPS"); do
     for resolver in thread ares block; do
         taskset -c 0 "$SWIFT_BIN" --resolver "$resolver" --server 127.0.0.1:53 \
             --names 'host-{i}.gevent.test' --count 1000 --concurrency 1000
+    done
+    printf 'C pthreads, plain libc: '
+    taskset -c 0 "$WORK/massresolve" threads 'host-%d.gevent.test' 1000
+    for resolver in thread ares; do
+        printf 'C greenlets, gevent-run --resolver %s: ' "$resolver"
+        GEVENT_RESOLVER_NAMESERVERS=127.0.0.1 taskset -c 0 "$GEVENT_RUN" --patch all --resolver "$resolver" -- \
+            "$WORK/massresolve" greenlets 'host-%d.gevent.test' 1000
     done
     for resolver in thread ares; do
         GEVENT_RESOLVER=$resolver GEVENT_RESOLVER_NAMESERVERS=127.0.0.1 \

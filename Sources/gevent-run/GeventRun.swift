@@ -80,9 +80,6 @@ struct GeventRun: ParsableCommand {
         if let resolver {
             // Not GEVENT_RESOLVER: Python gevent reads that one too, and would switch resolvers with ours.
             settings.append((Setting.swiftResolver.variable, resolver.rawValue))
-            if resolver == .ares && !printEnv {
-                warn("gevent-run: note: the shim does not drive c-ares yet; lookups run on native threads instead")
-            }
         }
         if let stackSize {
             settings.append((Setting.stackSize.variable, stackSize))

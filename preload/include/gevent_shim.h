@@ -34,6 +34,7 @@ enum {
     GEVENT_SHIM_TIMEOUT_ERROR = 4, ///< a gevent Timeout was thrown into the greenlet: fail with ETIMEDOUT
     GEVENT_SHIM_CANNOT_WAIT = 5,   ///< no greenlet could wait here (the hub itself): do the real blocking call
     GEVENT_SHIM_INTERRUPTED = 6,   ///< a signal handler ran on the hub's thread: fail with EINTR, or restart
+    GEVENT_SHIM_NOT_HANDLED = 7,   ///< the hub's c-ares resolver cannot answer this lookup: use the thread path
 };
 
 /// Readiness a wait is for (the libev bits, so Swift passes them straight to ev_io).
@@ -54,6 +55,7 @@ typedef struct gevent_shim_wait_item {
 enum {
     GEVENT_SHIM_RESOLVER_THREAD = 0, ///< on a native thread while the greenlet waits (default)
     GEVENT_SHIM_RESOLVER_BLOCK = 1,  ///< call libc directly, blocking the hub (resolver `block`)
+    GEVENT_SHIM_RESOLVER_ARES = 2,   ///< the hub's c-ares channel on its loop, no thread (resolver `ares`)
 };
 
 /// Sets the patched areas (a GEVENT_SHIM_AREA_* mask). Any thread.

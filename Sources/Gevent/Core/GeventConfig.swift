@@ -146,9 +146,13 @@ public struct GeventConfig: Sendable {
     private func applyToC() {
         cgreenlet_set_default_stack_size(stackSize)
         cgreenlet_set_stack_guard(stackGuard.cValue)
-        gevent_shim_set_resolver(
-            resolver == .block ? Int32(GEVENT_SHIM_RESOLVER_BLOCK) : Int32(GEVENT_SHIM_RESOLVER_THREAD)
-        )
+        let mode: Int32
+        switch resolver {
+        case .thread: mode = Int32(GEVENT_SHIM_RESOLVER_THREAD)
+        case .block: mode = Int32(GEVENT_SHIM_RESOLVER_BLOCK)
+        case .ares: mode = Int32(GEVENT_SHIM_RESOLVER_ARES)
+        }
+        gevent_shim_set_resolver(mode)
     }
 
     /// Sets `value` from the variable of `setting` when it is set and parses; reports it otherwise.

@@ -413,6 +413,16 @@ private final class AresQuery {
         }
     }
 
+    /// The protocol glibc reports for a socket type asked for without one (c-ares leaves it 0).
+    private static func libcProtocol(_ entry: ares_addrinfo_node) -> CInt {
+        guard entry.ai_protocol == 0 else { return entry.ai_protocol }
+        switch SocketType(rawValue: entry.ai_socktype) {
+        case .stream: return CInt(IPPROTO_TCP)
+        case .datagram: return CInt(IPPROTO_UDP)
+        default: return 0
+        }
+    }
+
     func record(_ info: UnsafeMutablePointer<ares_addrinfo>?) {
         guard let info = info?.pointee else { return }
         let canonical = wantsCanonicalName ? info.name.map { String(cString: $0) } : nil
@@ -425,7 +435,7 @@ private final class AresQuery {
             let types: [(SocketType?, CInt)] =
                 expandTypes && entry.ai_socktype == 0
                 ? [(.stream, CInt(IPPROTO_TCP)), (.datagram, CInt(IPPROTO_UDP)), (.raw, 0)]
-                : [(SocketType(rawValue: entry.ai_socktype), entry.ai_protocol)]
+                : [(SocketType(rawValue: entry.ai_socktype), AresQuery.libcProtocol(entry))]
             for (type, protocolNumber) in types {
                 let name = addresses.isEmpty ? canonical : nil
                 addresses.append(

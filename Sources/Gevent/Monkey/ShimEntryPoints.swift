@@ -111,3 +111,177 @@ func shimGreenletBuffer(_ size: Int) -> UnsafeMutableRawPointer? {
     guard let hub = Hub.currentIfExists else { return nil }
     return ShimGreenletStates.buffer(size, for: hub.currentGreenlet)
 }
+
+// MARK: - Lookups through the hub's c-ares resolver (resolver `ares`)
+
+/// Whether an interposed lookup can go to the hub's c-ares resolver, and the greenlet that would wait.
+private enum AresLookup {
+    case cannotWait
+    case notAres
+    case ready(AresResolver, AnyGreenlet)
+
+    init() {
+        guard let (hub, greenlet) = waitingGreenlet() else {
+            self = .cannotWait
+            return
+        }
+        guard let resolver = hub.resolver as? AresResolver else {
+            self = .notAres
+            return
+        }
+        self = .ready(resolver, greenlet)
+    }
+}
+
+/// The `AI_*` flags c-ares implements as glibc does; others (AI_IDN...) take the thread path.
+private let aresAddressInfoFlags =
+    AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV | AI_V4MAPPED
+    | AI_ALL | AI_ADDRCONFIG
+
+/// An interposed `getaddrinfo` answered by the hub's ``AresResolver``, the list built as glibc builds it (one
+/// allocation per node holding its address, the canonical name apart) so that glibc's `freeaddrinfo`
+/// frees it. The C side has already answered what needs no lookup.
+@_cdecl("gevent_shim_ares_getaddrinfo")
+func shimAresGetaddrinfo(
+    _ node: UnsafePointer<CChar>?,
+    _ service: UnsafePointer<CChar>?,
+    _ hints: UnsafePointer<addrinfo>?,
+    _ result: UnsafeMutablePointer<UnsafeMutablePointer<addrinfo>?>?,
+    _ status: UnsafeMutablePointer<CInt>?
+) -> Int32 {
+    let lookup = AresLookup()
+    if case .cannotWait = lookup { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
+    let flags = hints?.pointee.ai_flags ?? (AI_V4MAPPED | AI_ADDRCONFIG)
+    let socketType = hints?.pointee.ai_socktype ?? 0
+    guard case .ready(let resolver, let greenlet) = lookup, let result, let status, flags & ~aresAddressInfoFlags == 0,
+        let family = AddressFamily(rawValue: hints?.pointee.ai_family ?? AF_UNSPEC), family != .unix,
+        [0, CInt(SOCK_STREAM.rawValue), CInt(SOCK_DGRAM.rawValue), CInt(SOCK_RAW.rawValue)].contains(socketType)
+    else { return Int32(GEVENT_SHIM_NOT_HANDLED) }
+    let answers: [AddressInfo]
+    do {
+        answers = try resolver.getaddrinfo(
+            host: node.map { String(cString: $0) },
+            service: service.map { String(cString: $0) },
+            family: family,
+            type: socketType == 0 ? nil : SocketType(rawValue: socketType),
+            protocol: hints?.pointee.ai_protocol ?? 0,
+            flags: AddressInfoFlags(rawValue: flags)
+        )
+    } catch let error as ResolverError {
+        status.pointee = error.code.rawValue
+        if let systemErrno = error.systemErrno {
+            errno = systemErrno.rawValue
+        }
+        return Int32(GEVENT_SHIM_READY)
+    } catch {
+        return interrupted(by: error, in: greenlet)
+    }
+    guard !answers.isEmpty else {
+        status.pointee = EAI_NONAME
+        return Int32(GEVENT_SHIM_READY)
+    }
+    guard let list = glibcAddressInfoList(answers, flags: flags) else {
+        status.pointee = EAI_MEMORY
+        return Int32(GEVENT_SHIM_READY)
+    }
+    result.pointee = list
+    status.pointee = 0
+    return Int32(GEVENT_SHIM_READY)
+}
+
+/// `answers` as glibc lays them out, or nil (nothing left allocated) when memory runs out.
+private func glibcAddressInfoList(_ answers: [AddressInfo], flags: CInt) -> UnsafeMutablePointer<addrinfo>? {
+    var head: UnsafeMutablePointer<addrinfo>?
+    var tail: UnsafeMutablePointer<addrinfo>?
+    for answer in answers {
+        let node: UnsafeMutablePointer<addrinfo>? = answer.address.withSockaddr { address, length in
+            let headerSize = MemoryLayout<addrinfo>.stride
+            guard let raw = malloc(headerSize + Int(length)) else { return nil }
+            let addressCopy = (raw + headerSize).bindMemory(to: sockaddr.self, capacity: 1)
+            UnsafeMutableRawPointer(addressCopy).copyMemory(from: address, byteCount: Int(length))
+            var canonical: UnsafeMutablePointer<CChar>?
+            if let name = answer.canonicalName {
+                canonical = strdup(name)
+                guard canonical != nil else {
+                    free(raw)
+                    return nil
+                }
+            }
+            let node = raw.bindMemory(to: addrinfo.self, capacity: 1)
+            node.initialize(
+                to: addrinfo(
+                    ai_flags: flags,
+                    ai_family: answer.family.rawValue,
+                    ai_socktype: answer.type?.rawValue ?? 0,
+                    ai_protocol: answer.protocolNumber,
+                    ai_addrlen: length,
+                    ai_addr: addressCopy,
+                    ai_canonname: canonical,
+                    ai_next: nil
+                )
+            )
+            return node
+        }
+        guard let node else {
+            freeaddrinfo(head)
+            return nil
+        }
+        if let tail {
+            tail.pointee.ai_next = node
+        } else {
+            head = node
+        }
+        tail = node
+    }
+    return head
+}
+
+/// The `NI_*` flags c-ares implements as glibc does.
+private let aresNameInfoFlags = NI_NUMERICHOST | NI_NUMERICSERV | NI_NAMEREQD | NI_NOFQDN | NI_DGRAM
+
+/// An interposed `getnameinfo` that looks a host name up, answered by the hub's ``AresResolver`` into the
+/// caller's buffers (EAI_OVERFLOW when a name does not fit, as glibc).
+@_cdecl("gevent_shim_ares_getnameinfo")
+func shimAresGetnameinfo(
+    _ address: UnsafePointer<sockaddr>?,
+    _ addressLength: socklen_t,
+    _ host: UnsafeMutablePointer<CChar>?,
+    _ hostLength: socklen_t,
+    _ service: UnsafeMutablePointer<CChar>?,
+    _ serviceLength: socklen_t,
+    _ flags: CInt,
+    _ status: UnsafeMutablePointer<CInt>?
+) -> Int32 {
+    let lookup = AresLookup()
+    if case .cannotWait = lookup { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
+    guard case .ready(let resolver, let greenlet) = lookup, let status, let address, flags & ~aresNameInfoFlags == 0,
+        let socketAddress = SocketAddress(UnsafeRawPointer(address), length: addressLength),
+        socketAddress.family == .inet || socketAddress.family == .inet6
+    else { return Int32(GEVENT_SHIM_NOT_HANDLED) }
+    let names: (host: String, service: String)
+    do {
+        names = try resolver.getnameinfo(socketAddress, flags: NameInfoFlags(rawValue: flags))
+    } catch let error as ResolverError {
+        status.pointee = error.code.rawValue
+        if let systemErrno = error.systemErrno {
+            errno = systemErrno.rawValue
+        }
+        return Int32(GEVENT_SHIM_READY)
+    } catch {
+        return interrupted(by: error, in: greenlet)
+    }
+    let fits = { (text: String, length: socklen_t) in text.utf8.count < Int(length) }
+    guard fits(names.host, hostLength), service == nil || serviceLength == 0 || fits(names.service, serviceLength)
+    else {
+        status.pointee = EAI_OVERFLOW
+        return Int32(GEVENT_SHIM_READY)
+    }
+    if let host {
+        strcpy(host, names.host)
+    }
+    if let service, serviceLength > 0 {
+        strcpy(service, names.service)
+    }
+    status.pointee = 0
+    return Int32(GEVENT_SHIM_READY)
+}

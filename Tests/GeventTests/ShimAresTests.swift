@@ -1,0 +1,211 @@
+import CGeventShim
+import Gevent
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The DNS area with the ares resolver: libc's getaddrinfo and getnameinfo, called as unaware code calls
+/// them (the interposers are linked into this binary), answered by the hub's c-ares channel against a real
+/// DNS server (dnsmasq on 127.0.0.1), with no thread per lookup. Patching and the resolver setting are
+/// process-wide, so each scenario runs in a child process.
+@Suite("Shim DNS through c-ares", .serialized, .timeLimit(.minutes(1)))
+struct ShimAresTests {
+    @Test func aThousandConcurrentInterposedLookupsRunWithoutAThread() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            runConcurrentInterposedLookups()
+        }
+        expectScenarioPassed(result)
+    }
+
+    @Test func answersMatchLibcForHostsFileNamesNumericAddressesAndReverseLookups() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            runLibcEquivalence()
+        }
+        expectScenarioPassed(result)
+    }
+}
+
+/// What one libc getaddrinfo call gave: its status, and "family socktype protocol address" per node (with
+/// the canonical name where one is reported), in order.
+private struct LibcAnswer: Equatable, CustomStringConvertible {
+    var status: Int32
+    var nodes: [String]
+
+    var description: String { "status \(status): \(nodes)" }
+
+    /// The same nodes without their order (c-ares orders answers its own way).
+    var unordered: LibcAnswer { LibcAnswer(status: status, nodes: nodes.sorted()) }
+}
+
+private func libcGetaddrinfo(
+    _ host: String?,
+    _ service: String?,
+    family: CInt,
+    socketType: CInt,
+    flags: CInt
+)
+    -> LibcAnswer
+{
+    var hints = addrinfo()
+    hints.ai_family = family
+    hints.ai_socktype = socketType
+    hints.ai_flags = flags
+    var result: UnsafeMutablePointer<addrinfo>?
+    let status = getaddrinfo(host, service, &hints, &result)
+    var nodes: [String] = []
+    var node = result
+    while let current = node {
+        var numeric = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        var port = [CChar](repeating: 0, count: 32)
+        let info = current.pointee
+        _ = Glibc.getnameinfo(
+            info.ai_addr,
+            info.ai_addrlen,
+            &numeric,
+            socklen_t(numeric.count),
+            &port,
+            socklen_t(port.count),
+            NI_NUMERICHOST | NI_NUMERICSERV
+        )
+        let canonical = info.ai_canonname.map { " canonical " + String(cString: $0) } ?? ""
+        nodes.append(
+            "\(info.ai_family) \(info.ai_socktype) \(info.ai_protocol) \(text(numeric)):"
+                + "\(text(port))\(canonical)"
+        )
+        node = info.ai_next
+    }
+    freeaddrinfo(result)
+    return LibcAnswer(status: status, nodes: nodes)
+}
+
+private func libcGetnameinfo(_ address: String, flags: CInt) -> String {
+    var socketAddress = sockaddr_in()
+    socketAddress.sin_family = sa_family_t(AF_INET)
+    socketAddress.sin_port = UInt16(80).bigEndian
+    inet_pton(AF_INET, address, &socketAddress.sin_addr)
+    var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+    var service = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+    let status = withUnsafePointer(to: &socketAddress) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            getnameinfo(
+                $0,
+                socklen_t(MemoryLayout<sockaddr_in>.size),
+                &host,
+                socklen_t(host.count),
+                &service,
+                socklen_t(service.count),
+                flags
+            )
+        }
+    }
+    return "status \(status) host \(text(host)) service \(text(service))"
+}
+
+/// Switches the process to the ares resolver and patches the DNS area; the hub's resolver asks `server`.
+private func patchedAresHub(server: String) -> Hub {
+    var config = GeventConfig.current
+    config.resolver = .ares
+    GeventConfig.current = config
+    Monkey.patch(.dns)
+    let hub = Hub.current
+    do {
+        hub.resolver = try AresResolver(servers: [server], timeout: .seconds(2))
+    } catch {
+        require(false, "c-ares did not start: \(error)")
+    }
+    return hub
+}
+
+private func runConcurrentInterposedLookups() {
+    let dns: DNSMasq
+    do {
+        dns = try DNSMasq(names: 1000)
+    } catch {
+        require(false, "\(error)")
+        fatalError()
+    }
+    defer { dns.stop() }
+    let hub = patchedAresHub(server: dns.server)
+    let names = dns.ipv4.keys.filter { $0.hasPrefix("host-") }.sorted()
+    let completedBefore = hub.threadPool.completedCount
+    let callsBefore = gevent_shim_cooperative_calls()
+    var active = 0
+    var peak = 0
+    var mismatches: [String] = []
+    let lookups = names.map { name in
+        spawn {
+            active += 1
+            peak = max(peak, active)
+            defer { active -= 1 }
+            let answer = libcGetaddrinfo(name, "80", family: AF_INET, socketType: CInt(SOCK_STREAM.rawValue), flags: 0)
+            let expected = dns.ipv4[name]!.map { "\(AF_INET) \(SOCK_STREAM.rawValue) \(IPPROTO_TCP) \($0):80" }
+            if answer.status != 0 || answer.nodes != expected {
+                mismatches.append("\(name): \(answer), expected \(expected)")
+            }
+        }
+    }
+    do {
+        try joinAll(lookups, raiseError: true)
+    } catch {
+        require(false, "a lookup greenlet failed: \(error)")
+    }
+    require(names.count == 1000, "dnsmasq serves \(names.count) host- names")
+    require(mismatches.isEmpty, "\(mismatches.count) wrong answers, as \(mismatches.prefix(3))")
+    require(peak > 500, "lookups were not concurrent: at most \(peak) at once")
+    require(gevent_shim_cooperative_calls() - callsBefore >= 1000, "the lookups did not go through the shim")
+    require(
+        hub.threadPool.completedCount == completedBefore,
+        "\(hub.threadPool.completedCount - completedBefore) lookups ran on pool threads"
+    )
+    let served = dns.ipv4["host-7.\(DNSMasq.domain)"]![0]
+    let reverse = libcGetnameinfo(served, flags: NI_NAMEREQD)
+    require(reverse == "status 0 host host-7.\(DNSMasq.domain) service http", "getnameinfo(\(served)): \(reverse)")
+    let missing = libcGetaddrinfo("absent.\(DNSMasq.domain)", "80", family: AF_INET, socketType: 0, flags: 0)
+    require(missing.status == EAI_NONAME, "an NXDOMAIN name gave \(missing)")
+    do {
+        try hub.destroy()
+    } catch {
+        require(false, "destroy: \(error)")
+    }
+    scenarioPassed()
+}
+
+private func runLibcEquivalence() {
+    let stream = CInt(SOCK_STREAM.rawValue)
+    // What plain libc answers, before anything is patched.
+    let questions: [(String?, String?, CInt, CInt, CInt)] = [
+        ("localhost", "80", AF_INET, stream, 0),
+        ("localhost", "http", AF_UNSPEC, stream, 0),
+        ("localhost", nil, AF_INET, 0, 0),
+        ("localhost", "80", AF_INET, stream, AI_CANONNAME),
+        ("127.1", "80", AF_INET, stream, 0),
+        ("::1", "22", AF_INET6, stream, 0),
+        ("not-an-address", "80", AF_INET, stream, AI_NUMERICHOST),
+        (nil, "8080", AF_INET, stream, AI_PASSIVE),
+        ("localhost", "no-such-service-name", AF_INET, stream, 0),
+    ]
+    let plain = questions.map { libcGetaddrinfo($0.0, $0.1, family: $0.2, socketType: $0.3, flags: $0.4) }
+    let plainName = libcGetnameinfo("127.0.0.1", flags: NI_NUMERICSERV)
+    let hub = patchedAresHub(server: "127.0.0.1:9")  // nothing answers there: only /etc/hosts may
+    let completedBefore = hub.threadPool.completedCount
+    let callsBefore = gevent_shim_cooperative_calls()
+    let patched = questions.map { libcGetaddrinfo($0.0, $0.1, family: $0.2, socketType: $0.3, flags: $0.4) }
+    for (index, question) in questions.enumerated() {
+        require(
+            patched[index].unordered == plain[index].unordered,
+            "getaddrinfo\(question): libc gave \(plain[index]), the shim with c-ares \(patched[index])"
+        )
+    }
+    let name = libcGetnameinfo("127.0.0.1", flags: NI_NUMERICSERV)
+    require(name == plainName, "getnameinfo(127.0.0.1): libc gave \(plainName), the shim with c-ares \(name)")
+    require(gevent_shim_cooperative_calls() > callsBefore, "no lookup went to c-ares")
+    require(hub.threadPool.completedCount == completedBefore, "a lookup ran on a pool thread")
+    do {
+        try hub.destroy()
+    } catch {
+        require(false, "destroy: \(error)")
+    }
+    scenarioPassed()
+}
