@@ -152,9 +152,7 @@ func openSockets(port: Int) -> Int {
     if let directory = opendir("/proc/self/fd") {
         defer { closedir(directory) }
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = direntName(entry)
             var target = [CChar](repeating: 0, count: 256)
             let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
             let text = String(decoding: target[..<max(length, 0)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -185,4 +183,11 @@ func hello(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) throws 
 func echo(_ request: HTTPServerRequest, _ response: HTTPResponseWriter) throws {
     let body = try request.body.collect(upTo: 1 << 24)
     try response.respond(HTTPResponse(status: .ok), body: body)
+}
+
+/// The name of a directory entry, read in place: glibc sizes the last entry of its buffer by the name's
+/// length, so copying a whole `dirent` (as `entry.pointee.d_name` does) can read past the allocation.
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
 }

@@ -64,9 +64,7 @@ func openDescriptorList() -> [String] {
     defer { closedir(directory) }
     var entries: [String] = []
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        let name = direntName(entry)
         guard name != ".", name != ".." else { continue }
         var target = [CChar](repeating: 0, count: 256)
         let length = readlink("/proc/self/fd/\(name)", &target, target.count - 1)
@@ -376,4 +374,11 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 func scenarioPassed() -> Never {
     _ = "scenario passed\n".withCString { write(2, $0, strlen($0)) }
     exit(0)
+}
+
+/// The name of a directory entry, read in place: glibc sizes the last entry of its buffer by the name's
+/// length, so copying a whole `dirent` (as `entry.pointee.d_name` does) can read past the allocation.
+func direntName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+    return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
 }

@@ -397,9 +397,7 @@ private func descriptors(referringTo pipeInodes: Set<UInt64>, orTo processIDs: S
     defer { closedir(directory) }
     var found: [String] = []
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        let name = direntName(entry)
         guard let fd = Int32(name) else { continue }
         var buffer = [CChar](repeating: 0, count: 256)
         let length = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
