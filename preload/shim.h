@@ -198,6 +198,9 @@ int gevent_shim_ares_getaddrinfo(const char *node, const char *service, const st
 int gevent_shim_ares_getnameinfo(const struct sockaddr *address, socklen_t address_length, char *host,
                                  socklen_t host_length, char *service, socklen_t service_length, int flags,
                                  int *status);
+int gevent_shim_ares_host_query(const char *name, const void *address, socklen_t address_length, int family,
+                                struct hostent *storage, char *buffer, size_t length, struct hostent **result,
+                                int *h_error, int *status);
 
 /// A wait ended by a signal handler that had SA_RESTART (as did every other handler that ran meanwhile): the
 /// calls the kernel restarts wait again, the others (poll, select, sleeps, sockets with a timeout) fail with

@@ -1,10 +1,10 @@
 // swift-gevent: name resolution. Since glibc 2.34 the stub resolver lives inside libc.so and uses its own
 // sockets and poll, out of reach of every other hook, so lookups are hooked at the entry points. With the
 // thread resolver (the default) they run on the hub's thread pool while the greenlet waits (gevent's
-// default; full NSS fidelity). With the ares resolver, getaddrinfo and getnameinfo go to the hub's c-ares
-// channel on its own loop, no thread per lookup; what glibc answers without the network (numeric
-// addresses, no node) runs inline, and what c-ares cannot answer as glibc does (scope ids, flags it does
-// not know) and the hostent functions take the thread path. Non-reentrant functions (gethostbyname...)
+// default; full NSS fidelity). With the ares resolver, lookups go to the hub's c-ares channel on its own
+// loop, no thread per lookup; what glibc answers without the network (numeric addresses, no node) runs
+// inline, and what c-ares cannot answer as glibc does (scope ids, flags it does not know) takes the
+// thread path. Non-reentrant functions (gethostbyname...)
 // return per-greenlet storage, as each greenlet is a thread to its caller.
 #include "shim.h"
 
@@ -236,6 +236,40 @@ static void run_host_query(void *argument) {
 /// The _r functions: the caller's buffers, filled on a native thread. h_errno is the caller's thread's,
 /// so it is set here, after the wait.
 static int host_query(struct host_call *call) {
+    if (lookup_mode() == GEVENT_SHIM_RESOLVER_ARES) {
+        struct in6_addr numeric;
+        if (call->query != BY_ADDR && (inet_aton(call->name, (struct in_addr *)&numeric) != 0 ||
+                                       inet_pton(AF_INET6, call->name, &numeric) == 1)) {
+            return real_host_query(call); // glibc answers numeric names itself
+        }
+        atomic_fetch_add_explicit(&shim_cooperative_count, 1, memory_order_relaxed);
+        int status = 0;
+        int ares_h_error = 0;
+        int saved = errno;
+        int code = gevent_shim_ares_host_query(call->query == BY_ADDR ? NULL : call->name, call->address,
+                                               call->address_length, call->family, call->storage, call->buffer,
+                                               call->buffer_length, call->result, &ares_h_error, &status);
+        switch (ares_outcome(code, &status)) {
+        case ARES_ANSWERED:
+            if (code != GEVENT_SHIM_READY) {
+                *call->result = NULL;
+                ares_h_error = NETDB_INTERNAL;
+                status = errno;
+            } else if (status != ERANGE) {
+                errno = saved;
+            }
+            if (call->h_error != NULL) {
+                *call->h_error = ares_h_error;
+            }
+            return status;
+        case ARES_REAL_CALL:
+            errno = saved;
+            return real_host_query(call);
+        case ARES_THREAD_PATH:
+            errno = saved;
+            break;
+        }
+    }
     int thread_h_error = 0;
     int *caller_h_error = call->h_error;
     call->h_error = &thread_h_error;

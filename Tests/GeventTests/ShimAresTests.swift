@@ -103,6 +103,48 @@ private func libcGetnameinfo(_ address: String, flags: CInt) -> String {
     return "status \(status) host \(text(host)) service \(text(service))"
 }
 
+/// What one libc gethostbyname2_r (or, with `address`, gethostbyaddr_r) call gave, with a buffer of
+/// `bufferSize` bytes: its return value, h_errno (on failure) and the entry's name, aliases and addresses.
+private func libcHostQuery(
+    _ name: String,
+    family: CInt = AF_INET,
+    address: Bool = false,
+    bufferSize: Int = 4096
+)
+    -> String
+{
+    var storage = hostent()
+    var buffer = [CChar](repeating: 0, count: bufferSize)
+    var result: UnsafeMutablePointer<hostent>?
+    var hostError: CInt = 0
+    let status: CInt
+    if address {
+        var bytes = in6_addr()
+        inet_pton(family, name, &bytes)
+        let length = family == AF_INET ? MemoryLayout<in_addr>.size : MemoryLayout<in6_addr>.size
+        status = gethostbyaddr_r(&bytes, socklen_t(length), family, &storage, &buffer, bufferSize, &result, &hostError)
+    } else {
+        status = gethostbyname2_r(name, family, &storage, &buffer, bufferSize, &result, &hostError)
+    }
+    guard let entry = result?.pointee else { return "status \(status) h_errno \(hostError) no entry" }
+    var aliases: [String] = []
+    var alias = entry.h_aliases
+    while let text = alias?.pointee {
+        aliases.append(String(cString: text))
+        alias = alias! + 1
+    }
+    var addresses: [String] = []
+    var next = entry.h_addr_list
+    while let bytes = next?.pointee {
+        var numeric = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        inet_ntop(entry.h_addrtype, bytes, &numeric, socklen_t(numeric.count))
+        addresses.append(text(numeric))
+        next = next! + 1
+    }
+    return "status \(status) \(String(cString: entry.h_name)) aliases \(aliases) family \(entry.h_addrtype) "
+        + "length \(entry.h_length) \(addresses.sorted())"
+}
+
 /// Switches the process to the ares resolver and patches the DNS area; the hub's resolver asks `server`.
 private func patchedAresHub(server: String) -> Hub {
     var config = GeventConfig.current
@@ -162,6 +204,16 @@ private func runConcurrentInterposedLookups() {
     let served = dns.ipv4["host-7.\(DNSMasq.domain)"]![0]
     let reverse = libcGetnameinfo(served, flags: NI_NAMEREQD)
     require(reverse == "status 0 host host-7.\(DNSMasq.domain) service http", "getnameinfo(\(served)): \(reverse)")
+    let byName = libcHostQuery("host-9.\(DNSMasq.domain)")
+    let nine = dns.ipv4["host-9.\(DNSMasq.domain)"]!
+    require(
+        byName == "status 0 host-9.\(DNSMasq.domain) aliases [] family \(AF_INET) length 4 \(nine)",
+        "gethostbyname2_r(host-9): \(byName)"
+    )
+    let byAddress = libcHostQuery(nine[0], address: true)
+    require(byAddress.contains(" host-9.\(DNSMasq.domain) "), "gethostbyaddr_r(\(nine[0])): \(byAddress)")
+    let absent = libcHostQuery("absent.\(DNSMasq.domain)")
+    require(absent == "status 0 h_errno \(HOST_NOT_FOUND) no entry", "gethostbyname2_r(absent): \(absent)")
     let missing = libcGetaddrinfo("absent.\(DNSMasq.domain)", "80", family: AF_INET, socketType: 0, flags: 0)
     require(missing.status == EAI_NONAME, "an NXDOMAIN name gave \(missing)")
     do {
@@ -188,6 +240,11 @@ private func runLibcEquivalence() {
     ]
     let plain = questions.map { libcGetaddrinfo($0.0, $0.1, family: $0.2, socketType: $0.3, flags: $0.4) }
     let plainName = libcGetnameinfo("127.0.0.1", flags: NI_NUMERICSERV)
+    let hostQuestions: [(String, CInt, Bool, Int)] = [
+        ("localhost", AF_INET, false, 4096), ("127.1", AF_INET, false, 4096), ("127.0.0.1", AF_INET, true, 4096),
+        ("localhost", AF_INET, false, 16),
+    ]
+    let plainHosts = hostQuestions.map { libcHostQuery($0.0, family: $0.1, address: $0.2, bufferSize: $0.3) }
     let hub = patchedAresHub(server: "127.0.0.1:9")  // nothing answers there: only /etc/hosts may
     let completedBefore = hub.threadPool.completedCount
     let callsBefore = gevent_shim_cooperative_calls()
@@ -199,6 +256,10 @@ private func runLibcEquivalence() {
         )
     }
     let name = libcGetnameinfo("127.0.0.1", flags: NI_NUMERICSERV)
+    for (index, question) in hostQuestions.enumerated() {
+        let answer = libcHostQuery(question.0, family: question.1, address: question.2, bufferSize: question.3)
+        require(answer == plainHosts[index], "hostent \(question): libc gave \(plainHosts[index]), c-ares \(answer)")
+    }
     require(name == plainName, "getnameinfo(127.0.0.1): libc gave \(plainName), the shim with c-ares \(name)")
     require(gevent_shim_cooperative_calls() > callsBefore, "no lookup went to c-ares")
     require(hub.threadPool.completedCount == completedBefore, "a lookup ran on a pool thread")

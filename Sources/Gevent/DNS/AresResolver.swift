@@ -200,6 +200,22 @@ public final class AresResolver: Resolver {
         }
     }
 
+    /// `ares_gethostbyname` in `family` (AF_INET or AF_INET6): the shim's `gethostbyname2_r`. May switch
+    /// greenlets. Hub thread only.
+    func hostEntry(name: String, family: CInt) throws -> HostEntry {
+        try hostQuery("gethostbyname", name: name) { query in
+            ares_gethostbyname(channel, name, family, aresHostDone, query.retainedContext())
+        }
+    }
+
+    /// `ares_gethostbyaddr` of an address's bytes: the shim's `gethostbyaddr_r`. May switch greenlets. Hub
+    /// thread only.
+    func hostEntry(address: UnsafeRawPointer, length: Int, family: CInt) throws -> HostEntry {
+        try hostQuery("gethostbyaddr", name: "") { query in
+            ares_gethostbyaddr(channel, address, CInt(length), family, aresHostDone, query.retainedContext())
+        }
+    }
+
     /// `ares_getnameinfo`. May switch greenlets. Hub thread only.
     @available(*, noasync, message: "getnameinfo blocks the thread's greenlets; it is for greenlet code")
     public func getnameinfo(_ address: SocketAddress, flags: NameInfoFlags) throws -> (host: String, service: String) {

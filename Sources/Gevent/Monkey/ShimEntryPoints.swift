@@ -285,3 +285,120 @@ func shimAresGetnameinfo(
     status.pointee = 0
     return Int32(GEVENT_SHIM_READY)
 }
+
+/// An interposed `gethostbyname_r`, `gethostbyname2_r` (`name` set) or `gethostbyaddr_r` (`address` set)
+/// answered by the hub's ``AresResolver`` into the caller's hostent and buffer, as glibc reports: 0 and a
+/// NULL result with `*hostError` HOST_NOT_FOUND, NO_DATA or NO_RECOVERY for a failed lookup, EAGAIN with
+/// TRY_AGAIN when no server answered, ERANGE with NETDB_INTERNAL when the buffer is too small.
+@_cdecl("gevent_shim_ares_host_query")
+func shimAresHostQuery(
+    _ name: UnsafePointer<CChar>?,
+    _ address: UnsafeRawPointer?,
+    _ addressLength: socklen_t,
+    _ family: CInt,
+    _ storage: UnsafeMutablePointer<hostent>?,
+    _ buffer: UnsafeMutablePointer<CChar>?,
+    _ bufferLength: Int,
+    _ result: UnsafeMutablePointer<UnsafeMutablePointer<hostent>?>?,
+    _ hostError: UnsafeMutablePointer<CInt>?,
+    _ status: UnsafeMutablePointer<CInt>?
+) -> Int32 {
+    let lookup = AresLookup()
+    if case .cannotWait = lookup { return Int32(GEVENT_SHIM_CANNOT_WAIT) }
+    let addressSize = family == AF_INET ? MemoryLayout<in_addr>.size : MemoryLayout<in6_addr>.size
+    guard case .ready(let resolver, let greenlet) = lookup, let storage, let buffer, let result, let hostError,
+        let status, family == AF_INET || family == AF_INET6,
+        name != nil || (address != nil && Int(addressLength) == addressSize)
+    else { return Int32(GEVENT_SHIM_NOT_HANDLED) }
+    result.pointee = nil
+    let entry: HostEntry
+    do {
+        if let name {
+            entry = try resolver.hostEntry(name: String(cString: name), family: family)
+        } else {
+            entry = try resolver.hostEntry(address: address!, length: addressSize, family: family)
+        }
+    } catch let error as ResolverError {
+        switch error.code {
+        case .nameNotFound: hostError.pointee = HOST_NOT_FOUND
+        case .noData, .noAddressInFamily: hostError.pointee = NO_DATA
+        case .temporaryFailure: hostError.pointee = TRY_AGAIN
+        default: hostError.pointee = NO_RECOVERY
+        }
+        status.pointee = error.code == .temporaryFailure ? EAGAIN : 0
+        return Int32(GEVENT_SHIM_READY)
+    } catch {
+        return interrupted(by: error, in: greenlet)
+    }
+    let addresses = entry.addresses.compactMap { text -> [UInt8]? in
+        var bytes = [UInt8](repeating: 0, count: addressSize)
+        return inet_pton(family, text, &bytes) == 1 ? bytes : nil
+    }
+    guard !addresses.isEmpty else {
+        hostError.pointee = NO_DATA
+        status.pointee = 0
+        return Int32(GEVENT_SHIM_READY)
+    }
+    guard packHostEntry(entry, addresses, family: family, into: storage, buffer: buffer, length: bufferLength) else {
+        hostError.pointee = NETDB_INTERNAL
+        errno = ERANGE
+        status.pointee = ERANGE
+        return Int32(GEVENT_SHIM_READY)
+    }
+    result.pointee = storage
+    status.pointee = 0
+    return Int32(GEVENT_SHIM_READY)
+}
+
+/// Lays `entry` out in the caller's buffer as glibc does (the pointer arrays, then the address bytes, then
+/// the names) and points `storage` at it; false when it does not fit.
+private func packHostEntry(
+    _ entry: HostEntry,
+    _ addresses: [[UInt8]],
+    family: CInt,
+    into storage: UnsafeMutablePointer<hostent>,
+    buffer: UnsafeMutablePointer<CChar>,
+    length: Int
+) -> Bool {
+    let pointerSize = MemoryLayout<UnsafeMutablePointer<CChar>?>.stride
+    let padding = (pointerSize - Int(bitPattern: buffer) % pointerSize) % pointerSize
+    let names = [entry.name] + entry.aliases
+    let arrays = (entry.aliases.count + 1 + addresses.count + 1) * pointerSize
+    let addressBytes = addresses.reduce(0) { $0 + $1.count }
+    let nameBytes = names.reduce(0) { $0 + $1.utf8.count + 1 }
+    guard padding + arrays + addressBytes + nameBytes <= length else { return false }
+    let base = UnsafeMutableRawPointer(buffer) + padding
+    let aliasList = base.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: entry.aliases.count + 1)
+    let addressList = (base + (entry.aliases.count + 1) * pointerSize)
+        .bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: addresses.count + 1)
+    var next = base + arrays
+    for (index, bytes) in addresses.enumerated() {
+        next.copyMemory(from: bytes, byteCount: bytes.count)
+        addressList[index] = next.assumingMemoryBound(to: CChar.self)
+        next += bytes.count
+    }
+    addressList[addresses.count] = nil
+    var placed: [UnsafeMutablePointer<CChar>] = []
+    for text in names {
+        let start = next.assumingMemoryBound(to: CChar.self)
+        let utf8 = Array(text.utf8)
+        next.copyMemory(from: utf8, byteCount: utf8.count)
+        next.storeBytes(of: 0, toByteOffset: utf8.count, as: UInt8.self)
+        next += utf8.count + 1
+        placed.append(start)
+    }
+    for index in entry.aliases.indices {
+        aliasList[index] = placed[index + 1]
+    }
+    aliasList[entry.aliases.count] = nil
+    storage.initialize(
+        to: hostent(
+            h_name: placed[0],
+            h_aliases: aliasList,
+            h_addrtype: family,
+            h_length: CInt(addresses[0].count),
+            h_addr_list: addressList
+        )
+    )
+    return true
+}
