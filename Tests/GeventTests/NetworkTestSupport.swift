@@ -359,7 +359,10 @@ func hostsFileEntries() -> [String: Set<AddressFamily>] {
 func expectScenarioPassed(_ result: ExitTest.Result?) {
     guard let result else { return }
     let output = String(decoding: result.standardErrorContent, as: UTF8.self)
-    #expect(output.contains("scenario passed"), "child stderr: \(output)")
+    var exitedCleanly = false
+    if case .exitCode(0) = result.exitStatus { exitedCleanly = true }
+    // Both, so that a child that passed but failed at exit (a sanitizer's report) shows what it printed.
+    #expect(output.contains("scenario passed") && exitedCleanly, "child stderr: \(output)")
 }
 
 /// Ends the child process with `message` on stderr unless `condition` holds (for exit tests).
