@@ -72,14 +72,20 @@ static bool answered_locally(const char *node, const struct addrinfo *hints) {
 
 enum ares_outcome { ARES_ANSWERED, ARES_REAL_CALL, ARES_THREAD_PATH };
 
-/// What a c-ares entry point's code means for the interposer; on ARES_ANSWERED *status is the result.
-static enum ares_outcome ares_outcome(int code, int *status) {
+/// What a c-ares entry point's code means for the interposer; on ARES_ANSWERED *status is the result. Puts
+/// back the caller's errno (`saved`) unless the answer reports through it (EAI_SYSTEM).
+static enum ares_outcome ares_outcome(int code, int *status, int saved) {
     switch (code) {
     case GEVENT_SHIM_READY:
+        if (*status != EAI_SYSTEM) {
+            errno = saved;
+        }
         return ARES_ANSWERED;
     case GEVENT_SHIM_NOT_HANDLED:
+        errno = saved;
         return ARES_THREAD_PATH;
     case GEVENT_SHIM_CANNOT_WAIT:
+        errno = saved;
         return ARES_REAL_CALL;
     default:
         // Interrupted before an answer: as glibc reports a failure outside the lookup itself.
@@ -105,17 +111,13 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
             int status = 0;
             int saved = errno;
             errno = 0;
-            switch (ares_outcome(gevent_shim_ares_getaddrinfo(node, service, hints, result, &status), &status)) {
+            int code = gevent_shim_ares_getaddrinfo(node, service, hints, result, &status);
+            switch (ares_outcome(code, &status, saved)) {
             case ARES_ANSWERED:
-                if (status != EAI_SYSTEM) {
-                    errno = saved;
-                }
                 return status;
             case ARES_REAL_CALL:
-                errno = saved;
                 return REAL(getaddrinfo)(node, service, hints, result);
             case ARES_THREAD_PATH:
-                errno = saved;
                 break;
             }
         }
@@ -168,17 +170,12 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *address, socklen_t address_le
         errno = 0;
         int code = gevent_shim_ares_getnameinfo(address, address_length, host, host_length, service, service_length,
                                                 flags, &status);
-        switch (ares_outcome(code, &status)) {
+        switch (ares_outcome(code, &status, saved)) {
         case ARES_ANSWERED:
-            if (status != EAI_SYSTEM) {
-                errno = saved;
-            }
             return status;
         case ARES_REAL_CALL:
-            errno = saved;
             return REAL(getnameinfo)(address, address_length, host, host_length, service, service_length, flags);
         case ARES_THREAD_PATH:
-            errno = saved;
             break;
         }
     }
@@ -249,24 +246,22 @@ static int host_query(struct host_call *call) {
         int code = gevent_shim_ares_host_query(call->query == BY_ADDR ? NULL : call->name, call->address,
                                                call->address_length, call->family, call->storage, call->buffer,
                                                call->buffer_length, call->result, &ares_h_error, &status);
-        switch (ares_outcome(code, &status)) {
+        switch (ares_outcome(code, &status, saved)) {
         case ARES_ANSWERED:
             if (code != GEVENT_SHIM_READY) {
                 *call->result = NULL;
                 ares_h_error = NETDB_INTERNAL;
                 status = errno;
-            } else if (status != ERANGE) {
-                errno = saved;
+            } else if (status == ERANGE) {
+                errno = ERANGE; // as glibc, for a buffer too small
             }
             if (call->h_error != NULL) {
                 *call->h_error = ares_h_error;
             }
             return status;
         case ARES_REAL_CALL:
-            errno = saved;
             return real_host_query(call);
         case ARES_THREAD_PATH:
-            errno = saved;
             break;
         }
     }

@@ -133,6 +133,15 @@ private enum AresLookup {
     }
 }
 
+/// A failed c-ares lookup as libc reports it: its `EAI_*` code, and errno for `EAI_SYSTEM`.
+private func answerFailure(_ error: ResolverError, status: UnsafeMutablePointer<CInt>) -> Int32 {
+    status.pointee = error.code.rawValue
+    if let systemErrno = error.systemErrno {
+        errno = systemErrno.rawValue
+    }
+    return Int32(GEVENT_SHIM_READY)
+}
+
 /// The `AI_*` flags c-ares implements as glibc does; others (AI_IDN...) take the thread path.
 private let aresAddressInfoFlags =
     AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_NUMERICSERV | AI_V4MAPPED
@@ -168,11 +177,7 @@ func shimAresGetaddrinfo(
             flags: AddressInfoFlags(rawValue: flags)
         )
     } catch let error as ResolverError {
-        status.pointee = error.code.rawValue
-        if let systemErrno = error.systemErrno {
-            errno = systemErrno.rawValue
-        }
-        return Int32(GEVENT_SHIM_READY)
+        return answerFailure(error, status: status)
     } catch {
         return interrupted(by: error, in: greenlet)
     }
@@ -262,11 +267,7 @@ func shimAresGetnameinfo(
     do {
         names = try resolver.getnameinfo(socketAddress, flags: NameInfoFlags(rawValue: flags))
     } catch let error as ResolverError {
-        status.pointee = error.code.rawValue
-        if let systemErrno = error.systemErrno {
-            errno = systemErrno.rawValue
-        }
-        return Int32(GEVENT_SHIM_READY)
+        return answerFailure(error, status: status)
     } catch {
         return interrupted(by: error, in: greenlet)
     }
@@ -341,7 +342,6 @@ func shimAresHostQuery(
     }
     guard packHostEntry(entry, addresses, family: family, into: storage, buffer: buffer, length: bufferLength) else {
         hostError.pointee = NETDB_INTERNAL
-        errno = ERANGE
         status.pointee = ERANGE
         return Int32(GEVENT_SHIM_READY)
     }
