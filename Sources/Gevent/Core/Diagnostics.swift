@@ -38,11 +38,3 @@ func utcTimestamp() -> String {
     }
     return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
-
-extension Duration {
-    /// The duration in seconds as a `Double` (libev's `ev_tstamp`).
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
-    }
-}

@@ -240,6 +240,33 @@ public final class Hub {
         }
     }
 
+    /// Blocks `greenlet` (after ``AnyGreenlet/beginBlock(waitingFor:)``) until it is resumed, or until
+    /// `timeout` passes; in both cases it simply returns, and the caller tells them apart from its own
+    /// bookkeeping. Uses the greenlet's reusable sleep timer, so a timed wait allocates nothing after the
+    /// greenlet's first.
+    @inline(__always)
+    func block(_ greenlet: AnyGreenlet, timeout: Duration?) throws {
+        guard let timeout else {
+            try block(greenlet)
+            return
+        }
+        let timer: TimerWatcher
+        if let existing = greenlet.sleepTimer {
+            timer = existing
+        } else {
+            // One timer per greenlet, reused by every timed block. It resumes whatever block the greenlet
+            // is in, and every block stops it on the way out, so when it fires the greenlet is still in
+            // the block that started it.
+            timer = TimerWatcher(hub: self, label: "sleep") { [unowned self, unowned greenlet] in
+                self.resume(greenlet, sequence: greenlet.blockSeq)
+            }
+            greenlet.sleepTimer = timer
+        }
+        timer.start(after: timeout)
+        defer { timer.stop() }
+        try block(greenlet)
+    }
+
     /// From the hub: switches into `greenlet` if it is still blocked in the wait numbered `sequence`.
     func resume(_ greenlet: AnyGreenlet, sequence: UInt64) {
         guard greenlet.blocked, greenlet.blockSeq == sequence else { return }
@@ -712,13 +739,6 @@ struct IdentRegistry {
             i = parent
         }
     }
-}
-
-@inline(__always)
-func monotonicNanoseconds() -> Int64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
 }
 
 // MARK: - C entry points

@@ -21,20 +21,7 @@ public func sleep(_ duration: Duration) throws {
         try hub.block(greenlet)
         return
     }
-    let timer: TimerWatcher
-    if let existing = greenlet.sleepTimer {
-        timer = existing
-    } else {
-        // One timer per greenlet, reused by every sleep. It is stopped whenever a sleep ends, so when it
-        // fires the greenlet is still in the sleep that started it.
-        timer = TimerWatcher(hub: hub, label: "sleep") { [unowned hub, unowned greenlet] in
-            hub.resume(greenlet, sequence: greenlet.blockSeq)
-        }
-        greenlet.sleepTimer = timer
-    }
-    timer.start(after: duration)
-    defer { timer.stop() }
-    try hub.block(greenlet)
+    try hub.block(greenlet, timeout: duration)
 }
 
 /// Suspends the calling greenlet until the loop has nothing else to do (no pending events or callbacks).
