@@ -24,29 +24,32 @@ public struct GreenletExit: Error, CustomStringConvertible, Sendable {
 ///
 /// The hub's event loop ends when no referenced watcher is active and no callback is queued. If a greenlet
 /// is still waiting at that moment, nothing can ever wake it: the hub throws `LoopExit` into the main
-/// greenlet, wherever it is blocked, listing what was still blocked and which (unreferenced) watchers were
+/// greenlet, wherever it is blocked, listing what was still blocked and which unreferenced watchers were
 /// still active, so the deadlock can be found. It is gevent's `LoopExit` ("This operation would block
 /// forever").
 public struct LoopExit: Error, CustomStringConvertible, Sendable {
     /// The greenlets that were blocked when the loop ran dry, as "name: what it waits for".
     public let blockedGreenlets: [String]
-    /// Watchers still active but not keeping the loop alive (unreferenced), as descriptions.
-    public let activeWatchers: [String]
+    /// The watchers still active that do not keep the loop alive (unreferenced ones, such as a monitor's
+    /// timer), as "count × label (unreferenced)". Referenced watchers are never listed: one that was still
+    /// active would have kept the loop running.
+    public let unreferencedWatchers: [String]
 
     /// Creates the error (normally only the hub does). Never switches; any thread.
-    public init(blockedGreenlets: [String], activeWatchers: [String]) {
+    public init(blockedGreenlets: [String], unreferencedWatchers: [String]) {
         self.blockedGreenlets = blockedGreenlets
-        self.activeWatchers = activeWatchers
+        self.unreferencedWatchers = unreferencedWatchers
     }
 
-    /// The message, the blocked greenlets and the active watchers.
+    /// The message, the blocked greenlets and the unreferenced watchers still active.
     public var description: String {
         var text = "LoopExit: This operation would block forever (the event loop has nothing left that could wake"
         text += " a waiting greenlet)"
         if !blockedGreenlets.isEmpty {
             text += "; blocked: " + blockedGreenlets.joined(separator: ", ")
         }
-        text += "; active watchers: " + (activeWatchers.isEmpty ? "none" : activeWatchers.joined(separator: ", "))
+        text += "; unreferenced watchers still active: "
+        text += unreferencedWatchers.isEmpty ? "none" : unreferencedWatchers.joined(separator: ", ")
         return text
     }
 }

@@ -374,7 +374,7 @@ public final class Hub {
             node = greenlet.liveNext
         }
         let watchers = unreferencedWatchers.sorted { $0.key < $1.key }.map { "\($0.value) × \($0.key) (unreferenced)" }
-        return LoopExit(blockedGreenlets: blocked, activeWatchers: watchers)
+        return LoopExit(blockedGreenlets: blocked, unreferencedWatchers: watchers)
     }
 
     // MARK: - Callbacks

@@ -506,7 +506,7 @@ public final class Socket {
     @available(*, noasync, message: "recv blocks the thread's greenlets; it is for greenlet code")
     public func recv(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags = []) throws -> Int {
         if flags.contains(.waitAll) {
-            return try receiveAll(into: buffer, flags: flags.subtracting(.waitAll))
+            return try recvAll(into: buffer, flags: flags.subtracting(.waitAll))
         }
         if receiveProbablyDrained {
             receiveProbablyDrained = false
@@ -526,7 +526,7 @@ public final class Socket {
         }
     }
 
-    private func receiveAll(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags) throws -> Int {
+    private func recvAll(into buffer: UnsafeMutableRawBufferPointer, flags: MessageFlags) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             let received = try recv(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), flags: flags)
@@ -564,7 +564,7 @@ public final class Socket {
         -> (count: Int, sender: SocketAddress)
     {
         while true {
-            if let received = try receiveFromNow(into: buffer, flags: flags) {
+            if let received = try recvFromNow(into: buffer, flags: flags) {
                 return received
             }
             try waitForRead("recvFrom")
@@ -572,7 +572,7 @@ public final class Socket {
     }
 
     /// One `recvfrom(2)`: a datagram and its sender, or `nil` when none is waiting. Never switches.
-    func receiveFromNow(
+    func recvFromNow(
         into buffer: UnsafeMutableRawBufferPointer,
         flags: MessageFlags
     ) throws(SocketError)

@@ -100,7 +100,7 @@ public final class DatagramServer {
     private func makeReadOne() -> () throws(SocketError) -> Bool {
         { [unowned self] () throws(SocketError) -> Bool in
             guard let listener = self.engine.listener else { return false }
-            guard let (count, sender) = try listener.receiveFromNow(into: self.receiveBuffer, flags: []) else {
+            guard let (count, sender) = try listener.recvFromNow(into: self.receiveBuffer, flags: []) else {
                 return false
             }
             guard let handler = self.handler else {
