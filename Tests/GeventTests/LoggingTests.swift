@@ -66,8 +66,14 @@ struct LoggingTests {
         #expect(entry.metadata["greenlet"]?.contains("LoggingTests.swift") == true)
     }
 
-    @Test func theDefaultLoggerWritesGeventsFormatThroughItsOwnHandler() {
-        #expect(GeventLogging.logger.label == "swift-gevent")
-        #expect(GeventLogging.logger.handler is GeventLogHandler)
+    // Other suites (Monitor) replace the logger while they run, in parallel with this one, so the default
+    // is checked in a child process of its own.
+    @Test func theDefaultLoggerWritesGeventsFormatThroughItsOwnHandler() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            require(GeventLogging.logger.label == "swift-gevent", "label: \(GeventLogging.logger.label)")
+            require(GeventLogging.logger.handler is GeventLogHandler, "handler: \(GeventLogging.logger.handler)")
+            scenarioPassed()
+        }
+        expectScenarioPassed(result)
     }
 }
