@@ -48,14 +48,21 @@ command_for() { # NAME -> the server command ({port} is replaced by the harness)
     esac
 }
 
+# order_stats "v1 v2 ..." -> "median lowest highest count" of the values, or nothing for an empty list
+order_stats() {
+    LC_ALL=C awk -v list="$1" 'BEGIN {
+        n = split(list, v, " "); if (n == 0) exit
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+        print ((n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n], n
+    }'
+}
 # spread "r1 r2 ..." -> "median (lowest-highest)" of the ratios, formatted as ratio() does
 spread() {
-    LC_ALL=C awk -v list="$1" 'BEGIN {
-        n = split(list, v, " "); if (n == 0) { print "-"; exit }
-        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-        m = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-        if (n == 1) printf "%.2fx\n", m; else printf "%.2fx (%.2f-%.2f)\n", m, v[1], v[n]
-    }'
+    local median lowest highest count
+    read -r median lowest highest count <<<"$(order_stats "$1")"
+    if [ -z "$median" ]; then echo "-"
+    elif [ "$count" = 1 ]; then LC_ALL=C printf '%.2fx\n' "$median"
+    else LC_ALL=C printf '%.2fx (%.2f-%.2f)\n' "$median" "$lowest" "$highest"; fi
 }
 # ratio_value OURS PEER -> the bare ratio, or nothing when either is missing
 ratio_value() { LC_ALL=C awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "" && b != "" && b + 0 != 0) printf "%.4f\n", a / b }'; }
@@ -102,9 +109,7 @@ out ""
 out "| conns | swift-gevent per CPU-s (median) | vs C epoll (mean of 2 per round) | vs NIO 1 loop | vs Go GOMAXPROCS=1 | vs gevent |"
 out "|---:|---:|---:|---:|---:|---:|"
 for c in "${CONNS_LIST[@]}"; do
-    median_ours=$(LC_ALL=C awk -v list="${OURS_PER_CPU[$c]}" 'BEGIN { n = split(list, v, " ")
-        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-        if (n) print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }')
+    read -r median_ours _ <<<"$(order_stats "${OURS_PER_CPU[$c]}")"
     out "| $c | $(fmt_num "$median_ours") | $(spread "${RATIOS[$c,epoll]}") | $(spread "${RATIOS[$c,nio]}") | $(spread "${RATIOS[$c,go]}") | $(spread "${RATIOS[$c,gevent]}") |"
 done
 report_end "$OUT_FILE"
