@@ -81,6 +81,14 @@ struct MonitorTests {
         }
     }
 
+    /// A child process of its own: it loads every core on purpose, and the monitor is process-wide.
+    @Test func aHubThreadThatOnlyWaitsForACoreIsNotReported() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+            runStarvedHubScenario()
+        }
+        expectScenarioPassed(result)
+    }
+
     @Test func theMainGreenletBlockingIsReportedToo() throws {
         try withHub {
             let reports = try collectReports {
@@ -93,12 +101,89 @@ struct MonitorTests {
     }
 }
 
-/// Keeps the thread busy without any system call the shim could make cooperative (other suites in this
-/// process may have patched `usleep`).
+private let spinnersMustStop = Atomic<Bool>(false)
+
+/// The main greenlet runs for 450 ms of wall time without switching while six spinning threads per core
+/// take most of the CPU from it: its own code held the thread for well under the 150 ms threshold, so no
+/// report. Then it spins 300 ms of its own CPU time alone, which must be reported: the monitor was watching.
+private func runStarvedHubScenario() {
+    let reports = Mutex<[Monitor.Report]>([])
+    Monitor.reportHandler = { report in reports.withLock { $0.append(report) } }
+    let hub = Hub.current
+    Monitor.start(maxBlockingTime: .milliseconds(150))
+    do {
+        try sleep(.milliseconds(20))
+    } catch {
+        require(false, "sleep: \(error)")
+    }
+
+    let spinnerCount = 6 * max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    var spinners: [pthread_t] = []
+    for _ in 0..<spinnerCount {
+        var thread = pthread_t()
+        let status = pthread_create(
+            &thread,
+            nil,
+            { _ in
+                while !spinnersMustStop.load(ordering: .relaxed) {}
+                return nil
+            },
+            nil
+        )
+        require(status == 0, "pthread_create: \(status)")
+        spinners.append(thread)
+    }
+    let cpuBefore = threadCPUNanoseconds()
+    let end = ContinuousClock.now + .milliseconds(450)
+    while ContinuousClock.now < end {}
+    let cpuUsed = (threadCPUNanoseconds() - cpuBefore) / 1_000_000
+    spinnersMustStop.store(true, ordering: .relaxed)
+    for thread in spinners {
+        pthread_join(thread, nil)
+    }
+    do {
+        try sleep(.milliseconds(400))  // the monitor looks at least twice more with the cores free
+    } catch {
+        require(false, "sleep: \(error)")
+    }
+    require(cpuUsed < 130, "the spinners left the main greenlet \(cpuUsed) ms of CPU in 450 ms: no contention")
+    let starved = reports.withLock { $0 }
+    require(starved.isEmpty, "a hub that waited for a core was reported: \(starved)")
+
+    spin(milliseconds: 300)
+    do {
+        try sleep(.milliseconds(400))
+    } catch {
+        require(false, "sleep: \(error)")
+    }
+    Monitor.stop()
+    let blocked = reports.withLock { $0 }
+    require(
+        blocked.contains { $0.spawnSite == "(the main greenlet)" },
+        "300 ms of the main greenlet's own CPU time was not reported: \(blocked)"
+    )
+    do {
+        try hub.destroy()
+    } catch {
+        require(false, "destroy: \(error)")
+    }
+    scenarioPassed()
+}
+
+private func threadCPUNanoseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return now.tv_sec * 1_000_000_000 + now.tv_nsec
+}
+
+/// Keeps the thread busy for `milliseconds` of its own CPU time, without any system call the shim could
+/// make cooperative (other suites in this process may have patched `usleep`). CPU time, not wall time: on
+/// a loaded machine the monitor leaves out the time the thread waited for a core, and the blocking it
+/// must see is the thread's own.
 func spin(milliseconds: Int) {
-    let end = ContinuousClock.now + .milliseconds(milliseconds)
+    let end = threadCPUNanoseconds() + milliseconds * 1_000_000
     var counter = 0
-    while ContinuousClock.now < end {
+    while threadCPUNanoseconds() < end {
         counter &+= 1
     }
     precondition(counter > 0)

@@ -20,6 +20,10 @@ import Synchronization
 /// has not switched for 0.31 s (max blocking time 0.1 s) …
 /// ```
 ///
+/// Only time the hub's own code held the thread counts: time its thread spent ready to run but waiting for
+/// a CPU (the kernel's run-queue delay, where it accounts it) is left out, and so is a check that comes
+/// late because the whole process was stopped; a busy machine is not reported as a blocked greenlet.
+///
 /// Start it with ``start(maxBlockingTime:)`` or `GEVENT_MONITOR_THREAD_ENABLE=1` (with
 /// `GEVENT_MAX_BLOCKING_TIME` in seconds, default 0.1). While it runs, every switch publishes a few words
 /// for it to read; when it is off, switches do not.
@@ -30,7 +34,8 @@ public enum Monitor {
     public struct Report: Sendable, CustomStringConvertible {
         /// The Linux thread id of the blocked hub's thread.
         public let threadID: Int32
-        /// How long the hub had not switched when the report was made.
+        /// How long the hub had not switched when the report was made, less the time its thread waited for a
+        /// CPU.
         public let blockedFor: Duration
         /// Where the running greenlet was spawned (`"Module/File.swift:42"`), or `nil` when the hub itself
         /// (a loop callback, a raw link) was running.
@@ -96,7 +101,7 @@ public enum Monitor {
         pthread_detach(thread)
     }
 
-    /// Stops the monitor thread (it ends within one period). Hubs stop publishing at once.
+    /// Stops the monitor thread (it ends within half the threshold). Hubs stop publishing at once.
     public static func stop() {
         enabled.store(false, ordering: .relaxed)
         state.withLock { $0.stopRequested = true }
@@ -129,40 +134,62 @@ public enum Monitor {
                 state.withLock { $0.running = false }
                 return
             }
+            // Two looks per threshold: a hub is reported once its own code held the thread for the
+            // threshold since a look that saw it switch, and that can lag the episode's start by a period.
+            let interval = period / 2
             var pause = timespec(
-                tv_sec: Int(period.components.seconds),
-                tv_nsec: Int(period.components.attoseconds / 1_000_000_000)
+                tv_sec: Int(interval.components.seconds),
+                tv_nsec: Int(interval.components.attoseconds / 1_000_000_000)
             )
             var remaining = timespec()
+            let asleep = ContinuousClock.now
             while nanosleep(&pause, &remaining) != 0 && errno == EINTR {
                 pause = remaining
             }
-            check(maxBlockingTime: period)
+            // A sleep that overran by a whole threshold means this process was stopped or starved
+            // (SIGSTOP, a suspended machine, a debugger): every thread stood still, so the hubs' silence
+            // over that time says nothing about their greenlets.
+            let overran = ContinuousClock.now - asleep >= interval + period
+            check(maxBlockingTime: period, interval: interval, evidenceIsVoid: overran)
         }
     }
 
-    private static func check(maxBlockingTime: Duration) {
+    private static func check(maxBlockingTime: Duration, interval: Duration, evidenceIsVoid: Bool) {
         let now = ContinuousClock.now
         var reports: [Report] = []
         let handler = state.withLock { state -> (@Sendable (Report) -> Void)? in
             for key in Array(state.watched.keys) {
                 var watched = state.watched[key]!
                 let snapshot = watched.activity.snapshot()
+                // Time the hub's thread was ready to run but had no CPU is the machine's doing, not its
+                // greenlet's: on a loaded machine a hub that merely waits for a core is not blocked.
+                let waited = snapshot.polling ? nil : runQueueDelay(ofThread: watched.activity.threadID)
+                let starved: Duration =
+                    if let waited, let before = watched.runQueueDelayAtSince, waited > before {
+                        .nanoseconds(waited - before)
+                    } else {
+                        .zero
+                    }
+                let blocked = now - watched.since - starved
                 if snapshot.polling || snapshot.sequence != watched.lastSequence || snapshot.sequence == nil {
                     if watched.reported {
-                        // The reported episode is over: it lasted from the last check that saw the hub
-                        // switch (one period before the report's "since") until this one.
-                        watched.activity.addBlocked(now - watched.since + maxBlockingTime)
+                        // The reported episode is over: it lasted from the last look that saw the hub
+                        // switch (one interval before `since`) until this one.
+                        watched.activity.addBlocked(blocked + interval)
                     }
                     watched.lastSequence = snapshot.sequence
                     watched.since = now
+                    watched.runQueueDelayAtSince = waited
                     watched.reported = false
-                } else if !watched.reported, now - watched.since >= maxBlockingTime {
+                } else if evidenceIsVoid && !watched.reported {
+                    watched.since = now
+                    watched.runQueueDelayAtSince = waited
+                } else if !watched.reported, blocked >= maxBlockingTime {
                     watched.reported = true
                     reports.append(
                         Report(
                             threadID: watched.activity.threadID,
-                            blockedFor: now - watched.since + maxBlockingTime,
+                            blockedFor: blocked + interval,
                             spawnSite: snapshot.spawnSite,
                             maxBlockingTime: maxBlockingTime
                         )
@@ -218,7 +245,26 @@ private struct WatchedHub {
     let activity: HubActivity
     var lastSequence: UInt64?
     var since = ContinuousClock.now
+    /// ``runQueueDelay(ofThread:)`` at `since`, when the kernel accounts it.
+    var runQueueDelayAtSince: Int64?
     var reported = false
+}
+
+/// Nanoseconds thread `threadID` of this process has spent runnable but waiting for a CPU: the second
+/// field of `/proc/self/task/<tid>/schedstat`. `nil` where the kernel does not account it (no
+/// `CONFIG_SCHED_INFO`) or the thread is gone. Called on the monitor thread only, where no hub runs, so
+/// the shim's `open` and `read` are libc's.
+private func runQueueDelay(ofThread threadID: Int32) -> Int64? {
+    let descriptor = open("/proc/self/task/\(threadID)/schedstat", O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    // "<on-cpu ns> <run-queue ns> <timeslices>\n": three decimal numbers, well under 64 bytes.
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let length = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+    guard length > 0 else { return nil }
+    let fields = buffer[..<length].split(separator: UInt8(ascii: " "))
+    guard fields.count >= 2 else { return nil }
+    return Int64(String(decoding: fields[1], as: UTF8.self))
 }
 
 private func roundedSeconds(_ value: Double) -> String {
