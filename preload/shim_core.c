@@ -146,8 +146,12 @@ static const struct {
     {"none", 0},
 };
 
+// The grammar of MonkeyArea.parseList, which a test compares: names separated by commas, any case, blanks
+// around them ignored; "-name" removes an area from what the items to its left gave, and a list that
+// starts with a removal starts from "all".
 SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
     unsigned mask = 0;
+    bool first = true;
     const char *cursor = text;
     while (cursor != NULL && *cursor != 0) {
         const char *end = strchr(cursor, ',');
@@ -160,20 +164,38 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
             length--;
         }
         if (length > 0) {
+            const char *given = cursor;
+            size_t given_length = length;
+            bool removes = *cursor == '-';
+            if (removes) {
+                cursor++;
+                length--;
+                while (length > 0 && (*cursor == ' ' || *cursor == '\t')) {
+                    cursor++;
+                    length--;
+                }
+                if (first) {
+                    mask = GEVENT_SHIM_AREA_ALL;
+                }
+            }
+            first = false;
             bool known = false;
             for (size_t i = 0; i < sizeof(area_names) / sizeof(area_names[0]); i++) {
-                if (strlen(area_names[i].name) == length && strncasecmp(area_names[i].name, cursor, length) == 0) {
-                    mask |= area_names[i].mask;
+                bool is_none = area_names[i].mask == 0;
+                if (strlen(area_names[i].name) == length && strncasecmp(area_names[i].name, cursor, length) == 0 &&
+                    !(removes && is_none)) {
+                    mask = removes ? (mask & ~area_names[i].mask) : (mask | area_names[i].mask);
                     known = true;
                     break;
                 }
             }
             if (!known) {
-                char message[256];
+                char message[300];
                 snprintf(message, sizeof(message),
                          "swift-gevent: unknown area '%.*s' in GEVENT_PATCH; use all, none or a "
-                         "comma-separated list of socket, dns, time, select, thread\n",
-                         (int)(length > 64 ? 64 : length), cursor);
+                         "comma-separated list of socket, dns, time, select, thread (-name removes one: "
+                         "all,-dns)\n",
+                         (int)(given_length > 64 ? 64 : given_length), given);
                 report(message);
             }
         }

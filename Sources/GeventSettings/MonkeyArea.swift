@@ -28,40 +28,55 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
     /// The accepted spellings of an area list, for messages, help and the settings table.
     public static var listForms: String {
         "all, none or a comma-separated list of " + allCases.map(\.rawValue).joined(separator: ", ")
+            + " (-name removes one: all,-dns)"
     }
 
     /// Parses an area list: `all` (every ``implemented`` area), `none`, or names separated by commas, in any
-    /// case, with spaces around them ignored. Never switches; any thread.
+    /// case, with spaces around them ignored. A name after `-` removes that area (or, `-all`, every area)
+    /// from what the items to its left gave; a list that starts with a removal starts from `all`, so `-dns`
+    /// is every area but `dns`, as gevent's `patch_all(dns=False)`. Never switches; any thread.
     ///
     /// - Parameter text: the list.
     /// - Returns: the areas named, in the order first named, and the names that are not areas (as given,
-    ///   trimmed), for the caller to report with ``unknownAreaMessage(_:in:)``.
+    ///   trimmed, with their `-`), for the caller to report with ``unknownAreaMessage(_:in:)``.
     public static func parseList(_ text: String) -> (areas: [MonkeyArea], unknown: [String]) {
         var areas: [MonkeyArea] = []
         var unknown: [String] = []
+        var first = true
         for item in text.split(separator: ",", omittingEmptySubsequences: true) {
-            let name = String(item).trimmingBlanks()
-            guard !name.isEmpty else { continue }
+            let given = String(item).trimmingBlanks()
+            guard !given.isEmpty else { continue }
+            let removes = given.hasPrefix("-")
+            let name = removes ? String(given.dropFirst()).trimmingBlanks().lowercased() : given.lowercased()
+            if removes && first {
+                areas = implemented
+            }
+            first = false
             let named: [MonkeyArea]
-            switch name.lowercased() {
+            switch name {
             case "all": named = implemented
-            case "none": named = []
+            case "none" where !removes: named = []
             default:
-                guard let area = MonkeyArea(rawValue: name.lowercased()) else {
-                    unknown.append(name)
+                guard let area = MonkeyArea(rawValue: name) else {
+                    unknown.append(given)
                     continue
                 }
                 named = [area]
             }
-            for area in named where !areas.contains(area) {
-                areas.append(area)
+            if removes {
+                areas.removeAll { named.contains($0) || (name == "all" && $0 == .thread) }
+            } else {
+                for area in named where !areas.contains(area) {
+                    areas.append(area)
+                }
             }
         }
         return (areas, unknown)
     }
 
     /// The one message for a name that is not an area: `unknown area 'sockets' in GEVENT_PATCH; use all,
-    /// none or a comma-separated list of socket, dns, time, select, thread`. Never switches; any thread.
+    /// none or a comma-separated list of socket, dns, time, select, thread (-name removes one: all,-dns)`.
+    /// Never switches; any thread.
     ///
     /// - Parameters:
     ///   - name: the name as given.

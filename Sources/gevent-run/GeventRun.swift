@@ -29,7 +29,8 @@ struct GeventRun: ParsableCommand {
             """ + Setting.helpText()
     )
 
-    @Option(help: "Areas to patch (GEVENT_PATCH): \(MonkeyArea.listForms).")
+    // Unconditional: a list may start with a removal (`--patch -dns`), which is not an option.
+    @Option(parsing: .unconditional, help: "Areas to patch (GEVENT_PATCH): \(MonkeyArea.listForms).")
     var patch = "all"
 
     @Option(

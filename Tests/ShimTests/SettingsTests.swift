@@ -88,6 +88,17 @@ struct SettingsTests {
         #expect(!printed.standardOutput.contains("GEVENT_RESOLVER="))
     }
 
+    @Test func aListThatStartsWithARemovalIsAValueNotAnOption() throws {
+        for arguments in [["--patch", "-dns"], ["--patch=-dns"]] {
+            let printed = try runProcess(
+                [geventRun, "--print-env"] + arguments + ["--", "true"],
+                environment: printEnvironment
+            )
+            #expect(printed.status == 0, "\(arguments): \(printed.standardError)")
+            #expect(printed.standardOutput.contains("\nGEVENT_PATCH=-dns\n"), "\(arguments)")
+        }
+    }
+
     @Test func anUnknownAreaGetsTheOneMessageEverywhere() throws {
         let launched = try runProcess(
             [geventRun, "--patch", "socket,sockets", "--", "true"],
@@ -112,6 +123,18 @@ struct SettingsTests {
         #expect(gevent_shim_parse_areas("all") & ~MonkeyArea.thread.mask == implemented)
         #expect(gevent_shim_parse_areas("none") == 0)
         #expect(gevent_shim_parse_areas("socket,,time") == MonkeyArea.socket.mask | MonkeyArea.time.mask)
+    }
+
+    /// The constructor's parser and MonkeyArea.parseList read removals alike (the C side's `all` also
+    /// carries the thread bit, which the constructor drops).
+    @Test func theShimReadsRemovalsAsMonkeyAreaDoes() {
+        for list in [
+            "all,-dns", "-dns", " - Socket , -TIME", "socket,-socket,dns", "-dns,dns", "thread,socket,-all",
+            "socket,-thread", "all,-sockets,-none,-", "none,-select",
+        ] {
+            let swift = MonkeyArea.parseList(list).areas.reduce(UInt32(0)) { $0 | $1.mask }
+            #expect(gevent_shim_parse_areas(list) & ~MonkeyArea.thread.mask == swift, "\(list)")
+        }
     }
 
     /// The configuration is read once per process, so each case runs in a child process of its own.

@@ -64,8 +64,9 @@ void gevent_shim_set_patched(unsigned mask);
 /// The patched areas. Any thread.
 unsigned gevent_shim_patched(void);
 
-/// Parses an area list ("all", "socket,dns,time,select,thread", "none"); unknown names are reported on
-/// stderr with the accepted names. Returns the mask.
+/// Parses an area list ("all", "socket,dns,time,select,thread", "none"; "-name" removes an area, and a
+/// list that starts with one starts from "all": "-dns"); unknown names are reported on stderr with the
+/// accepted names. Returns the mask.
 unsigned gevent_shim_parse_areas(const char *text);
 
 /// Sets how DNS lookups run (GEVENT_SHIM_RESOLVER_*); GeventConfig does, from its resolver. Any thread.
