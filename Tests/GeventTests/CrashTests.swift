@@ -1,5 +1,6 @@
 import CGreenlet
 import Gevent
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -92,6 +93,21 @@ struct CrashTests {
         if let result {
             let stderr = String(decoding: result.standardErrorContent, as: UTF8.self)
             #expect(stderr.contains("AnyGreenlet.isReady was called from a thread that does not own this object's hub"))
+        }
+    }
+
+    /// Printing is not reading state: a logger or a failed expectation on another thread prints greenlets.
+    @Test func describingAGreenletFromAnotherThreadShowsWhatNeverChanges() throws {
+        try withHub {
+            let greenlet = Greenlet {}
+            let box = UncheckedBox(greenlet)
+            let printed = Mutex("")
+            let thread = try NativeThread { printed.withLock { $0 = box.value.description } }
+            thread.join()
+            let text = printed.withLock { $0 }
+            #expect(text.hasPrefix("<Greenlet spawned at GeventTests/CrashTests.swift:"), "\(text)")
+            #expect(text.hasSuffix(" (of another thread's hub)>"), "\(text)")
+            #expect(greenlet.description.contains(", not started>"), "on its own thread: \(greenlet)")
         }
     }
 

@@ -145,6 +145,29 @@ struct HubTests {
         }
     }
 
+    /// A handler that keeps the failed greenlets (each holds its hub) would otherwise keep the destroyed
+    /// hub, its loop's memory and everything it owned alive: a cycle.
+    @Test func destroyDropsTheErrorHandlerAndWithItWhatItCollected() throws {
+        weak var weakHub: Hub?
+        weak var weakFailed: AnyGreenlet?
+        do {
+            let hub = Hub.current
+            weakHub = hub
+            var failed: [AnyGreenlet?] = []
+            hub.errorHandler = { greenlet, _ in failed.append(greenlet) }
+            let greenlet = spawn { throw ExpectedError() }
+            weakFailed = greenlet
+            _ = try? greenlet.join()
+            try sleep(.zero)
+            #expect(failed.count == 1)
+            try hub.destroy()
+        }
+        let greenletIsGone = weakFailed == nil
+        let hubIsGone = weakHub == nil
+        #expect(greenletIsGone, "the failed greenlet outlived its hub: \(String(describing: weakFailed))")
+        #expect(hubIsGone, "the hub outlived destroy()")
+    }
+
     @Test func destroyKillsLiveGreenletsAndLeavesNoHub() throws {
         #expect(Hub.currentIfExists == nil)
         var cleanedUp = false

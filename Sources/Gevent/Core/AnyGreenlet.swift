@@ -427,7 +427,19 @@ public class AnyGreenlet {
 
 extension AnyGreenlet: CustomStringConvertible {
     /// `<Greenlet "name" spawned at File.swift:12, running>`.
+    ///
+    /// Never switches; any thread. Loggers, debuggers and test failures print from anywhere, and printing
+    /// must not stop the program: on another thread than its hub's (or once its hub was destroyed) the name
+    /// and state are not this thread's to read, and it shows only what never changes, as
+    /// `<Greenlet spawned at File.swift:12 (of another thread's hub)>`.
     public var description: String {
+        guard hub.isOnHubThread else {
+            switch kind {
+            case .user: return "<Greenlet spawned at \(spawnSite) (of another thread's hub)>"
+            case .main: return "<Greenlet \"main\" (of another thread's hub)>"
+            case .hub: return "<Greenlet \"hub\" (of another thread's hub)>"
+            }
+        }
         let status: String
         switch state {
         case .new: status = "not started"

@@ -599,8 +599,9 @@ public final class Hub {
     /// afterwards (the next use creates a new one).
     ///
     /// Live greenlets get ``GreenletExit`` and up to one second to finish; one that is still running then is
-    /// abandoned (its stack stays mapped). gevent's `hub.destroy()`. Switches greenlets while killing. Call
-    /// it from the main greenlet on the hub's thread.
+    /// abandoned (its stack stays mapped). It ends by dropping ``errorHandler``, which often holds what it
+    /// collected (greenlets, which hold the hub). gevent's `hub.destroy()`. Switches greenlets while killing.
+    /// Call it from the main greenlet on the hub's thread.
     ///
     /// - Throws: ``InvalidThreadUseError`` from another thread or greenlet.
     @available(*, noasync, message: "destroy switches greenlets; it is for greenlet code, not async code")
@@ -639,6 +640,9 @@ public final class Hub {
             }
         }
         callbacks.removeAll()
+        // The handler often captures what it collects (greenlets, which hold this hub): a cycle that would
+        // keep the hub and everything it owns alive after its thread is done with it.
+        errorHandler = nil
         if idleActive { gevent_ev_idle_stop(loop, idle) }
         gevent_ev_ref(loop)
         gevent_ev_prepare_stop(loop, prepare)
