@@ -48,68 +48,15 @@ command_for() { # NAME -> the server command ({port} is replaced by the harness)
     esac
 }
 
-# order_stats "v1 v2 ..." -> "median lowest highest count" of the values, or nothing for an empty list
-order_stats() {
-    LC_ALL=C awk -v list="$1" 'BEGIN {
-        n = split(list, v, " "); if (n == 0) exit
-        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-        print ((n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n], n
-    }'
-}
-# spread "r1 r2 ..." -> "median (lowest-highest)" of the ratios, formatted as ratio() does
-spread() {
-    local median lowest highest count
-    read -r median lowest highest count <<<"$(order_stats "$1")"
-    if [ -z "$median" ]; then echo "-"
-    elif [ "$count" = 1 ]; then LC_ALL=C printf '%.2fx\n' "$median"
-    else LC_ALL=C printf '%.2fx (%.2f-%.2f)\n' "$median" "$lowest" "$highest"; fi
-}
-# ratio_value OURS PEER -> the bare ratio, or nothing when either is missing
-ratio_value() { LC_ALL=C awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "" && b != "" && b + 0 != 0) printf "%.4f\n", a / b }'; }
-
 log "[run-echo] machine busy before: $(machine_busy_pct 1)% of all CPUs; raw lines: $RAW"
 out "# Echo, ${SIZE}-byte ping-pong: swift-gevent against the peers, ${ROUNDS} interleaved round(s)"
 out ""
 out "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); ${WARMUP} s warm-up + ${DURATION} s per case; servers on CPU $SERVER_CPU, load generator on CPU $LOAD_CPU"
 out "- command: \`ROUNDS=$ROUNDS Benchmarks/run-echo.sh ${CONNS_LIST[*]}\`; raw lines: \`Benchmarks/results/$(basename "$RAW")\`"
-declare -A RATIOS=() OURS_PER_CPU=()
-for ((round = 1; round <= ROUNDS; round++)); do
-    out ""
-    out "Round $round of $ROUNDS:"
-    out ""
-    out "$ECHO_HEADER"
-    out "$ECHO_RULE"
-    for c in "${CONNS_LIST[@]}"; do
-        declare -A PER_CPU=()
-        rows=()
-        for name in "${ORDER[@]}"; do
-            step "round $round: $name, $c connection(s), ${WARMUP} s warm-up + ${DURATION} s"
-            echo_case "$name" "$SERVER_CPU" "$(command_for "$name")" "$c"
-            echo "round=$round $CASE_LINE" >>"$RAW"
-            rows+=("$CASE_LINE")
-            PER_CPU[$name]=$(per_cpu "$(kv "$CASE_LINE" rt_per_s)" "$(kv "$CASE_LINE" srv_cpu_pct)")
-            log "[run-echo] round $round, $name @ $c: $(kv "$CASE_LINE" rt_per_s)/s, ${PER_CPU[$name]} per server CPU-s ($(kv "$CASE_LINE" status))"
-        done
-        base=$(mean "$(kv "${rows[0]}" rt_per_s)" "$(kv "${rows[${#rows[@]}-1]}" rt_per_s)")
-        for l in "${rows[@]}"; do out "$(echo_row "$l" "$base")"; done
-        ours=${PER_CPU[swift-gevent]}
-        OURS_PER_CPU[$c]+="$ours "
-        epoll=$(mean "${PER_CPU[c-epoll]}" "${PER_CPU[c-epoll#2]}")
-        RATIOS[$c,epoll]+="$(ratio_value "$ours" "$epoll") "
-        RATIOS[$c,nio]+="$(ratio_value "$ours" "${PER_CPU[nio-1loop]}") "
-        RATIOS[$c,go]+="$(ratio_value "$ours" "${PER_CPU[go-gomaxprocs1]}") "
-        RATIOS[$c,gevent]+="$(ratio_value "$ours" "${PER_CPU[gevent]}") "
-        unset PER_CPU
-    done
-done
+peer_rounds echo rt_per_s
 out ""
 out "Round trips per server CPU-second, swift-gevent ÷ peer, median of $ROUNDS round(s) (lowest-highest);"
 out "targets: ≥ 0.9× C epoll, ≥ 1.3× NIO, ≥ 1.2× Go, ≥ 2.5× gevent:"
 out ""
-out "| conns | swift-gevent per CPU-s (median) | vs C epoll (mean of 2 per round) | vs NIO 1 loop | vs Go GOMAXPROCS=1 | vs gevent |"
-out "|---:|---:|---:|---:|---:|---:|"
-for c in "${CONNS_LIST[@]}"; do
-    read -r median_ours _ <<<"$(order_stats "${OURS_PER_CPU[$c]}")"
-    out "| $c | $(fmt_num "$median_ours") | $(spread "${RATIOS[$c,epoll]}") | $(spread "${RATIOS[$c,nio]}") | $(spread "${RATIOS[$c,go]}") | $(spread "${RATIOS[$c,gevent]}") |"
-done
+ratio_table
 report_end "$OUT_FILE"

@@ -1,4 +1,4 @@
-# Shared by run-core.sh and run-echo.sh (sourced, not run): where the peer harness and its builds are,
+# Shared by run-core.sh, run-echo.sh and run-http.sh (sourced, not run): where the peer harness and its builds are,
 # its shell library, its one-time setup, and the report each script prints and keeps.
 #
 # The caller sets SCRIPT (its name, for messages) before sourcing; afterwards it has HERE (Benchmarks/),
@@ -65,4 +65,76 @@ report_end() {
     out "_background CPU busy after: $(machine_busy_pct 1)% of all CPUs_"
     [ -n "$1" ] && cp "$REPORT" "$1" && log "[$SCRIPT] report written to $1"
     rm -f "$REPORT" "$STEP_FILE"
+}
+
+# Statistics over the rounds of run-echo.sh and run-http.sh.
+# order_stats "v1 v2 ..." -> "median lowest highest count" of the values, or nothing for an empty list
+order_stats() {
+    LC_ALL=C awk -v list="$1" 'BEGIN {
+        n = split(list, v, " "); if (n == 0) exit
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+        print ((n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2), v[1], v[n], n
+    }'
+}
+# spread "r1 r2 ..." -> "median (lowest-highest)" of the ratios, formatted as ratio() does
+spread() {
+    local median lowest highest count
+    read -r median lowest highest count <<<"$(order_stats "$1")"
+    if [ -z "$median" ]; then echo "-"
+    elif [ "$count" = 1 ]; then LC_ALL=C printf '%.2fx\n' "$median"
+    else LC_ALL=C printf '%.2fx (%.2f-%.2f)\n' "$median" "$lowest" "$highest"; fi
+}
+# ratio_value OURS PEER -> the bare ratio, or nothing when either is missing
+ratio_value() { LC_ALL=C awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "" && b != "" && b + 0 != 0) printf "%.4f\n", a / b }'; }
+
+# peer_rounds KIND RATE_KEY: ROUNDS interleaved rounds of KIND (echo or http: the harness's KIND_case and
+# KIND_row) over CONNS_LIST and ORDER, with the caller's command_for NAME; prints each round's table and
+# keeps, per connection count, swift-gevent's rate per server CPU-second, its p99, and its ratio to each
+# peer in OURS_PER_CPU, OURS_P99 and RATIOS (c-epoll against the mean of its two runs in the round).
+peer_rounds() {
+    local kind="$1" key="$2" header rule round c name l base ours epoll
+    header="${kind^^}_HEADER"; rule="${kind^^}_RULE"
+    declare -gA RATIOS=() OURS_PER_CPU=() OURS_P99=()
+    for ((round = 1; round <= ROUNDS; round++)); do
+        out ""
+        out "Round $round of $ROUNDS:"
+        out ""
+        out "${!header}"
+        out "${!rule}"
+        for c in "${CONNS_LIST[@]}"; do
+            local -A per=()
+            local rows=()
+            for name in "${ORDER[@]}"; do
+                step "round $round: $name, $c connection(s), ${WARMUP} s warm-up + ${DURATION} s"
+                "${kind}_case" "$name" "$SERVER_CPU" "$(command_for "$name")" "$c"
+                echo "round=$round $CASE_LINE" >>"$RAW"
+                rows+=("$CASE_LINE")
+                per[$name]=$(per_cpu "$(kv "$CASE_LINE" "$key")" "$(kv "$CASE_LINE" srv_cpu_pct)")
+                [ "$name" = swift-gevent ] && OURS_P99[$c]+="$(kv "$CASE_LINE" p99_us) "
+                log "[$SCRIPT] round $round, $name @ $c: $(kv "$CASE_LINE" "$key")/s, ${per[$name]} per server CPU-s ($(kv "$CASE_LINE" status))"
+            done
+            base=$(mean "$(kv "${rows[0]}" "$key")" "$(kv "${rows[${#rows[@]}-1]}" "$key")")
+            for l in "${rows[@]}"; do out "$("${kind}_row" "$l" "$base")"; done
+            ours=${per[swift-gevent]}
+            OURS_PER_CPU[$c]+="$ours "
+            epoll=$(mean "${per[c-epoll]}" "${per[c-epoll#2]}")
+            RATIOS[$c,epoll]+="$(ratio_value "$ours" "$epoll") "
+            RATIOS[$c,nio]+="$(ratio_value "$ours" "${per[nio-1loop]}") "
+            RATIOS[$c,go]+="$(ratio_value "$ours" "${per[go-gomaxprocs1]}") "
+            RATIOS[$c,gevent]+="$(ratio_value "$ours" "${per[gevent]}") "
+            unset per
+        done
+    done
+}
+
+# ratio_table: the medians (lowest-highest) peer_rounds kept, one row per connection count
+ratio_table() {
+    local c median_ours p99
+    out "| conns | swift-gevent per CPU-s (median) | its p99 µs (median) | vs C epoll (mean of 2 per round) | vs NIO 1 loop | vs Go GOMAXPROCS=1 | vs gevent |"
+    out "|---:|---:|---:|---:|---:|---:|---:|"
+    for c in "${CONNS_LIST[@]}"; do
+        read -r median_ours _ <<<"$(order_stats "${OURS_PER_CPU[$c]}")"
+        read -r p99 _ <<<"$(order_stats "${OURS_P99[$c]}")"
+        out "| $c | $(fmt_num "$median_ours") | $(fmt_us "$p99") | $(spread "${RATIOS[$c,epoll]}") | $(spread "${RATIOS[$c,nio]}") | $(spread "${RATIOS[$c,go]}") | $(spread "${RATIOS[$c,gevent]}") |"
+    done
 }
