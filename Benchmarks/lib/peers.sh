@@ -87,8 +87,31 @@ spread() {
 # ratio_value OURS PEER -> the bare ratio, or nothing when either is missing
 ratio_value() { LC_ALL=C awk -v a="$1" -v b="$2" 'BEGIN{ if (a != "" && b != "" && b + 0 != 0) printf "%.4f\n", a / b }'; }
 
+# The servers of run-echo.sh and run-http.sh, in the order each round runs them: the C baseline first and
+# last, so that drift within a round shows.
+ORDER=(c-epoll swift-gevent nio-1loop go-gomaxprocs1 gevent c-epoll#2)
+
+# build_peers: the harness's setup and the peers' builds (C, Go, NIO)
+build_peers() {
+    peers_setup
+    step "building the peers into $BENCH_BUILD (the first NIO build takes minutes)"
+    with_heartbeat "building the peers" "$BENCH/build.sh" core go nio >&2 || die "the peer build failed"
+}
+
+# peer_command NAME MODE -> the server command of NAME in MODE (echo or http; {port} is replaced by the
+# harness); swift-gevent's is the caller's OURS_COMMAND
+peer_command() {
+    case "$1" in
+    c-epoll | c-epoll#2) echo "$(printf '%q' "$BIN/epoll_server") {port} $2" ;;
+    swift-gevent) echo "$OURS_COMMAND" ;;
+    nio-1loop) echo "$(printf '%q' "$BIN/nio-echo") {port} $2" ;;
+    go-gomaxprocs1) echo "env GOMAXPROCS=1 $(printf '%q' "$BIN/go-server") {port} $2" ;;
+    gevent) echo "$(printf '%q' "$BENCH_VENV/bin/python") $(printf '%q' "$BENCH/peers/gevent/server.py") {port} $2" ;;
+    esac
+}
+
 # peer_rounds KIND RATE_KEY: ROUNDS interleaved rounds of KIND (echo or http: the harness's KIND_case and
-# KIND_row) over CONNS_LIST and ORDER, with the caller's command_for NAME; prints each round's table and
+# KIND_row) over CONNS_LIST and ORDER, with peer_command; prints each round's table and
 # keeps, per connection count, swift-gevent's rate per server CPU-second, its p99, and its ratio to each
 # peer in OURS_PER_CPU, OURS_P99 and RATIOS (c-epoll against the mean of its two runs in the round).
 peer_rounds() {
@@ -106,7 +129,7 @@ peer_rounds() {
             local rows=()
             for name in "${ORDER[@]}"; do
                 step "round $round: $name, $c connection(s), ${WARMUP} s warm-up + ${DURATION} s"
-                "${kind}_case" "$name" "$SERVER_CPU" "$(command_for "$name")" "$c"
+                "${kind}_case" "$name" "$SERVER_CPU" "$(peer_command "$name" "$kind")" "$c"
                 echo "round=$round $CASE_LINE" >>"$RAW"
                 rows+=("$CASE_LINE")
                 per[$name]=$(per_cpu "$(kv "$CASE_LINE" "$key")" "$(kv "$CASE_LINE" srv_cpu_pct)")
@@ -137,4 +160,46 @@ ratio_table() {
         read -r p99 _ <<<"$(order_stats "${OURS_P99[$c]}")"
         out "| $c | $(fmt_num "$median_ours") | $(fmt_us "$p99") | $(spread "${RATIOS[$c,epoll]}") | $(spread "${RATIOS[$c,nio]}") | $(spread "${RATIOS[$c,go]}") | $(spread "${RATIOS[$c,gevent]}") |"
     done
+}
+
+# round_arguments SCRIPT_FILE HELP_LINES DEFAULT_CONNS... -- ARGS...: reads "[-o FILE.md] [CONNS...]" and
+# ROUNDS into OUT_FILE, CONNS_LIST and ROUNDS; -h prints lines 2..HELP_LINES of the script's header
+round_arguments() {
+    local file="$1" help_lines="$2"; shift 2
+    local defaults=()
+    while [ "$1" != -- ]; do defaults+=("$1"); shift; done
+    shift
+    OUT_FILE=""
+    if [ "${1:-}" = -o ]; then OUT_FILE="$2"; shift 2; fi
+    if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then sed -n "2,${help_lines}p" "$file" | sed 's/^# \{0,1\}//'; exit 0; fi
+    CONNS_LIST=("$@"); [ ${#CONNS_LIST[@]} -gt 0 ] || CONNS_LIST=("${defaults[@]}")
+    ROUNDS="${ROUNDS:-3}"
+    case "$ROUNDS" in '' | *[!0-9]* | 0) echo "$SCRIPT: ROUNDS=$ROUNDS is not a whole number of at least 1" >&2; exit 2 ;; esac
+    STEPS=$((2 + ROUNDS * ${#CONNS_LIST[@]} * ${#ORDER[@]}))
+}
+
+# peer_benchmark KIND RATE_KEY PRODUCT ARGS TITLE LOAD RATE_TEXT TARGETS: builds the peers and our PRODUCT
+# (release; its command is PRODUCT ARGS, {port} replaced by the harness), runs peer_rounds, and prints the
+# report: TITLE, the setup with LOAD (what drives the servers), each round, and the ratio table of
+# RATE_TEXT per server CPU-second against TARGETS.
+peer_benchmark() {
+    local kind="$1" key="$2" product="$3" args="$4" title="$5" load="$6" rate_text="$7" targets="$8"
+    build_peers
+    step "building $product (release)"
+    (cd "$ROOT" && with_heartbeat "building $product" swift build -c release --product "$product" >&2) ||
+        die "swift build failed"
+    OURS_COMMAND="$(printf '%q' "$ROOT/.build/release/$product") $args"
+    report_start "$kind"
+    log "[$SCRIPT] machine busy before: $(machine_busy_pct 1)% of all CPUs; raw lines: $RAW"
+    out "# $title: swift-gevent against the peers, ${ROUNDS} interleaved round(s)"
+    out ""
+    out "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); ${WARMUP} s warm-up + ${DURATION} s per case; servers on CPU $SERVER_CPU, $load on CPU $LOAD_CPU"
+    out "- command: \`ROUNDS=$ROUNDS Benchmarks/$SCRIPT ${CONNS_LIST[*]}\`; raw lines: \`Benchmarks/results/$(basename "$RAW")\`"
+    peer_rounds "$kind" "$key"
+    out ""
+    out "$rate_text per server CPU-second, swift-gevent ÷ peer, median of $ROUNDS round(s) (lowest-highest);"
+    out "targets: $targets:"
+    out ""
+    ratio_table
+    report_end "$OUT_FILE"
 }
