@@ -60,7 +60,7 @@ SEEDS = [
     *[b"POST / HTTP/1.1\r\n" + H + b"Content-Length: " + v + b"\r\n\r\nabcde"
       for v in [b"+5", b"-1", b"0x10", b"1_0", b"", b"5 5", b"99999999999999999999", b"1e1"]],
     *[b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n" + v + b"\r\nabcdefghijklmnopq\r\n0\r\n\r\n"
-      for v in [b"0x1", b"1_0", b" 1", b"1 ", b"12345678901234567", b"Z", b"-1"]],
+      for v in [b"0x1", b"1_0", b" 1", b"1 ", b"12345678901234567", b"Z", b"-1", b"11\t;x", b"11 ;x", b"11;x ;y"]],
     # 3. Line endings and whitespace.
     b"GET / HTTP/1.1\r\n" + H + b"X: \rTransfer-Encoding: chunked\r\n\r\n",
     b"GET / HTTP/1.1\n" + H + b"\r\n",

@@ -166,7 +166,8 @@ public struct ChunkedBodyDecoder: Sendable {
         return lineFeed - 1
     }
 
-    /// `chunk-size [ chunk-ext ]`: hex digits, then `*( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )`.
+    /// `chunk-size [ chunk-ext ]`: hex digits, then `*( ";" BWS ext-name [ BWS "=" BWS ext-val ] )` and
+    /// optional trailing whitespace: RFC 9112's grammar without the BWS before each ";".
     private static func chunkSize(_ line: UnsafeRawBufferPointer.SubSequence) throws(HTTPParseError) -> Int {
         var size = 0
         var index = line.startIndex
@@ -197,6 +198,15 @@ public struct ChunkedBodyDecoder: Sendable {
         while true {
             skipWhitespace()
             if index == bytes.endIndex { return }
+            // RFC 9112 lets BWS precede the ";", but parsers disagree on it (h11 and others reject it): a
+            // front end and a back end reading the same chunk line differently is how requests get
+            // smuggled, so the stricter reading is the safe one.
+            guard
+                bytes[index] != ByteClass.semicolon || index == bytes.startIndex
+                    || !ByteClass.isWhitespace(bytes[index - 1])
+            else {
+                throw HTTPParseError(.malformedChunk, "whitespace before a chunk extension's ';'")
+            }
             guard bytes[index] == ByteClass.semicolon else {
                 throw HTTPParseError(.malformedChunk, "a chunk size followed by something other than ;extension")
             }

@@ -32,9 +32,17 @@ import Testing
         #expect(rejection("3\r\nabc\r\n0\r\nX-Sum: 1\r\ncontent-length: 3\r\n\r\n") == .malformedChunk)
     }
 
-    @Test func acceptsQuotedAndSpacedExtensions() throws {
-        let decoded = try #require(try decodeChunked("3 ; a = \"q\\\"x\" ;b\r\nabc\r\n0\r\n\r\n"))
+    @Test func acceptsQuotedExtensionsAndSpaceAfterTheSemicolon() throws {
+        let decoded = try #require(try decodeChunked("3; a = \"q\\\"x\";b \r\nabc\r\n0\r\n\r\n"))
         #expect(decoded.body == Array("abc".utf8))
+    }
+
+    /// RFC 9112 allows BWS before ";", h11 and others do not: two readings of one chunk line are a
+    /// smuggling risk, so the line is rejected.
+    @Test func rejectsWhitespaceBeforeAnExtensionsSemicolon() {
+        for line in ["3 ;a", "3\t;a", "3;a ;b", "3;a=\"v\"\t;b"] {
+            #expect(rejection("\(line)\r\nabc\r\n0\r\n\r\n") == .malformedChunk, "size line \(line.debugDescription)")
+        }
     }
 
     @Test func waitsForTheRestOfAnIncompleteBody() throws {
