@@ -320,10 +320,10 @@ final class HTTPConnection {
     func sendChunk(_ bytes: UnsafeRawBufferPointer) throws {
         headBytes.removeAll(keepingCapacity: true)
         headBytes.append(contentsOf: String(bytes.count, radix: 16).utf8)
-        headBytes.append(contentsOf: "\r\n".utf8)
+        headBytes.append("\r\n")
         if bytes.count <= 16 * 1024 {
             headBytes.append(contentsOf: bytes)
-            headBytes.append(contentsOf: "\r\n".utf8)
+            headBytes.append("\r\n")
             try headBytes.withUnsafeBytes { try send($0) }
         } else {
             try headBytes.withUnsafeBytes { try send($0) }
@@ -335,11 +335,11 @@ final class HTTPConnection {
 
     func sendLastChunk(trailers: HTTPFields) throws {
         headBytes.removeAll(keepingCapacity: true)
-        headBytes.append(contentsOf: "0\r\n".utf8)
+        headBytes.append("0\r\n")
         for field in trailers {
             Self.appendField(field, to: &headBytes)
         }
-        headBytes.append(contentsOf: "\r\n".utf8)
+        headBytes.append("\r\n")
         try headBytes.withUnsafeBytes { try send($0) }
     }
 
@@ -354,9 +354,9 @@ final class HTTPConnection {
     private func rejectAndClose(status: HTTPResponse.Status) {
         headBytes.removeAll(keepingCapacity: true)
         Self.appendStatusLine(status, to: &headBytes)
-        headBytes.append(contentsOf: "Content-Length: 0\r\nConnection: close\r\nDate: ".utf8)
+        headBytes.append("Content-Length: 0\r\nConnection: close\r\nDate: ")
         headBytes.append(contentsOf: core.date.current())
-        headBytes.append(contentsOf: "\r\n\r\n".utf8)
+        headBytes.append("\r\n\r\n")
         do {
             try headBytes.withUnsafeBytes { try send($0) }
         } catch {

@@ -54,7 +54,8 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
             first = false
             let named: [MonkeyArea]
             switch name {
-            case "all": named = implemented
+            // Removing `all` removes every area, the reserved one too.
+            case "all": named = removes ? allCases : implemented
             case "none" where !removes: named = []
             default:
                 guard let area = MonkeyArea(rawValue: name) else {
@@ -64,7 +65,7 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
                 named = [area]
             }
             if removes {
-                areas.removeAll { named.contains($0) || (name == "all" && $0 == .thread) }
+                areas.removeAll { named.contains($0) }
             } else {
                 for area in named where !areas.contains(area) {
                     areas.append(area)
