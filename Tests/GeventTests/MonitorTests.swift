@@ -178,12 +178,6 @@ private func runStarvedHubScenario() {
     scenarioPassed()
 }
 
-private func threadCPUNanoseconds() -> Int {
-    var now = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
-    return now.tv_sec * 1_000_000_000 + now.tv_nsec
-}
-
 /// Keeps the thread busy for `milliseconds` of its own CPU time, without any system call the shim could
 /// make cooperative (other suites in this process may have patched `usleep`). CPU time, not wall time: on
 /// a loaded machine the monitor leaves out the time the thread waited for a core, and the blocking it

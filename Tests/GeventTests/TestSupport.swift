@@ -1,6 +1,10 @@
 import Gevent
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Runs `body` as the main greenlet of a fresh hub on the calling thread and destroys the hub afterwards,
 /// so no test sees another's hub (Swift Testing reuses worker threads).
 func withHub(_ body: () throws -> Void) throws {
@@ -23,6 +27,13 @@ final class ErrorLog {
 
 struct ExpectedError: Error, Equatable {
     var tag: String = "expected"
+}
+
+/// The calling thread's CPU time, in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`).
+func threadCPUNanoseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return now.tv_sec * 1_000_000_000 + now.tv_nsec
 }
 
 /// Milliseconds since `start`.
