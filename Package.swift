@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "GeventMetrics",
             dependencies: [
-                "Gevent",
+                "Gevent", "CGeventShim",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
             ],

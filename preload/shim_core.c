@@ -100,7 +100,7 @@ __attribute__((constructor(101))) static void shim_resolve_real_functions(void) 
 }
 
 SHIM_EXPORT void gevent_shim_set_patched(unsigned mask) {
-    atomic_store(&shim_patched_mask, mask & GEVENT_SHIM_AREA_ALL);
+    atomic_store(&shim_patched_mask, mask & GEVENT_SHIM_AREA_EVERY);
 }
 
 SHIM_EXPORT unsigned gevent_shim_patched(void) {
@@ -184,7 +184,10 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
                 bool is_none = area_names[i].mask == 0;
                 if (strlen(area_names[i].name) == length && strncasecmp(area_names[i].name, cursor, length) == 0 &&
                     !(removes && is_none)) {
-                    mask = removes ? (mask & ~area_names[i].mask) : (mask | area_names[i].mask);
+                    // Removing `all` removes every area, `thread` too (MonkeyArea.parseList does the same).
+                    unsigned named = (removes && area_names[i].mask == GEVENT_SHIM_AREA_ALL) ? GEVENT_SHIM_AREA_EVERY
+                                                                                             : area_names[i].mask;
+                    mask = removes ? (mask & ~named) : (mask | named);
                     known = true;
                     break;
                 }
@@ -209,10 +212,6 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
 SHIM_EXPORT unsigned gevent_shim_configure_from_environment(void) {
     const char *patch = getenv("GEVENT_PATCH");
     unsigned mask = (patch == NULL || *patch == 0) ? GEVENT_SHIM_AREA_ALL : gevent_shim_parse_areas(patch);
-    if (mask & GEVENT_SHIM_AREA_THREAD) {
-        // Reserved: nothing to do yet. Saying nothing keeps GEVENT_PATCH=all quiet in every child process.
-        mask &= ~(unsigned)GEVENT_SHIM_AREA_THREAD;
-    }
     gevent_shim_set_patched(mask);
     return mask;
 }

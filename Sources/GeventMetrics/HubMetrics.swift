@@ -1,3 +1,4 @@
+import CGeventShim
 import CoreMetrics
 import Gevent
 import Logging
@@ -160,7 +161,8 @@ private final class Ticker: Sendable {
         self.tick = tick
         var thread = pthread_t()
         let retained = Unmanaged.passRetained(self).toOpaque()
-        let status = pthread_create(
+        // An OS thread even when pthread_create is patched to start greenlets.
+        let status = gevent_shim_real_pthread_create(
             &thread,
             nil,
             { argument in

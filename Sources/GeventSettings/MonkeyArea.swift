@@ -19,10 +19,14 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
     case time
     /// `poll`, `ppoll`, `select`, `pselect`.
     case select
-    /// Reserved for pthreads as greenlets; not implemented yet: patching it changes nothing and says so.
+    /// pthreads as greenlets: `pthread_create` from a greenlet (or from the main thread of a program
+    /// without a hub, which then gets one) starts a greenlet of that hub; joins, keys, `pthread_exit`,
+    /// `sched_yield` and every function that takes a `pthread_t` know those threads. Not yet owned by
+    /// greenlets: mutexes, condition variables, `pthread_once`, rwlocks, semaphores (a greenlet-thread that
+    /// blocks in one while another holds or must signal it blocks the OS thread), so `all` leaves it out.
     case thread
 
-    /// The areas `all` stands for: every implemented one (``thread`` is not yet).
+    /// The areas `all` stands for: every area whose coverage is complete (``thread`` is not yet).
     public static let implemented: [MonkeyArea] = [.socket, .dns, .time, .select]
 
     /// The accepted spellings of an area list, for messages, help and the settings table.

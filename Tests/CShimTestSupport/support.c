@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,4 +186,36 @@ long shim_test_read(int fd, void *buffer, size_t count) {
 const char *shim_test_image_of(const void *address) {
     Dl_info info;
     return dladdr(address, &info) != 0 ? info.dli_fname : NULL;
+}
+
+static void *sleep_and_note_thread(void *argument) {
+    int sleep_ms = *(const int *)argument;
+    usleep((useconds_t)sleep_ms * 1000);
+    return (void *)(intptr_t)syscall(SYS_gettid);
+}
+
+int shim_test_sleeping_pthreads(int count, int sleep_ms, double *elapsed_ms) {
+    pthread_t threads[64];
+    if (count > 64) {
+        return -1;
+    }
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (int i = 0; i < count; i++) {
+        if (pthread_create(&threads[i], NULL, sleep_and_note_thread, &sleep_ms) != 0) {
+            return -1;
+        }
+    }
+    pid_t here = (pid_t)syscall(SYS_gettid);
+    int on_this_thread = 0;
+    for (int i = 0; i < count; i++) {
+        void *thread_id = NULL;
+        if (pthread_join(threads[i], &thread_id) != 0) {
+            return -1;
+        }
+        on_this_thread += (pid_t)(intptr_t)thread_id == here;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    *elapsed_ms = (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6;
+    return on_this_thread;
 }

@@ -21,8 +21,12 @@ enum {
     GEVENT_SHIM_AREA_DNS = 1u << 1,    ///< getaddrinfo, getnameinfo, gethostbyname*, gethostbyaddr*
     GEVENT_SHIM_AREA_TIME = 1u << 2,   ///< sleep, usleep, nanosleep, clock_nanosleep
     GEVENT_SHIM_AREA_SELECT = 1u << 3, ///< poll, ppoll, select, pselect
-    GEVENT_SHIM_AREA_THREAD = 1u << 4, ///< reserved: pthreads as greenlets (not implemented)
-    GEVENT_SHIM_AREA_ALL = (1u << 5) - 1,
+    GEVENT_SHIM_AREA_THREAD = 1u << 4, ///< pthread_create from a greenlet starts a greenlet (opt-in)
+    /// What `all` stands for: every area whose coverage is complete. `thread` joins it once condition
+    /// variables, once, rwlocks and semaphores are owned by greenlets too.
+    GEVENT_SHIM_AREA_ALL =
+        GEVENT_SHIM_AREA_SOCKET | GEVENT_SHIM_AREA_DNS | GEVENT_SHIM_AREA_TIME | GEVENT_SHIM_AREA_SELECT,
+    GEVENT_SHIM_AREA_EVERY = (1u << 5) - 1, ///< every area there is
 };
 
 /// How a cooperative wait ended (what the Swift entry points return to the interposers).
@@ -101,6 +105,22 @@ bool gevent_shim_signal_take_pending(void);
 /// How many program signal handlers have run on the calling thread: a wait that began at a lower count was
 /// in progress when one ran. Any thread (its own count).
 uint64_t gevent_shim_signal_count(void);
+
+/// A greenlet parked by the thread area's waits (preload/shim_thread.c): what wakes it, filled in by
+/// gevent_shim_park_prepare. `hub` and `greenlet` are unretained Swift objects.
+typedef struct gevent_shim_park_token {
+    void *hub;
+    void *greenlet;
+    uint64_t sequence;
+} gevent_shim_park_token;
+
+/// Runs a patched pthread's start routine in the calling greenlet (the greenlet gevent_shim_thread_spawn
+/// made), then ends the thread: its exit value, key destructors, joiners woken. Implemented in C.
+void gevent_shim_thread_main(void *record);
+
+/// pthread_create as glibc implements it, past the thread area: for threads the runtime itself starts (the
+/// thread pool's workers, the monitor), which must stay OS threads whoever starts them.
+int gevent_shim_real_pthread_create(void *thread, const void *attributes, void *(*start)(void *), void *argument);
 
 /// Counters for tests: how many times an interposer made a call cooperative (went to the hub), by area.
 uint64_t gevent_shim_cooperative_calls(void);

@@ -48,7 +48,8 @@ typedef struct cgreenlet {
     const void *asan_from_bottom;
     size_t asan_from_size;
     void *tsan_fiber;
-    char name[48]; ///< for the stack-overflow report, NUL-terminated
+    char name[48];       ///< for the stack-overflow report, NUL-terminated
+    void *thread_record; ///< the preload shim's record when the greenlet runs a patched pthread, else NULL
 } cgreenlet_t;
 
 /// Makes `g` stand for the calling thread's own stack (the "main greenlet" of a hub) and enters its

@@ -82,6 +82,9 @@ public class AnyGreenlet {
     var liveNext: AnyGreenlet?
     unowned(unsafe) var livePrevious: AnyGreenlet?
 
+    /// Set once ``Hub/mapStack(of:)`` gave the greenlet its stack before it started.
+    var stackMapped = false
+
     init(hub: Hub, kind: Kind, name: String?, stackSize: Int?, file: StaticString, line: UInt) {
         self.hub = hub
         self.kind = kind

@@ -309,16 +309,13 @@ public final class Hub {
     func startGreenlet(_ greenlet: AnyGreenlet) {
         guard greenlet.state == .scheduled else { return }  // killed before it ran
         greenlet.state = .running
-        let size = greenlet.requestedStackSize ?? config.stackSize
-        let status = cgreenlet_init(
-            greenlet.context,
-            size,
-            greenletEntry,
-            Unmanaged.passUnretained(greenlet).toOpaque()
-        )
-        guard status == 0 else {
-            greenlet.finish(with: GreenletStackError(errno: status, requestedSize: size))
-            return
+        if !greenlet.stackMapped {
+            let status = mapStack(of: greenlet)
+            guard status == 0 else {
+                let size = greenlet.requestedStackSize ?? config.stackSize
+                greenlet.finish(with: GreenletStackError(errno: status, requestedSize: size))
+                return
+            }
         }
         if let explicitName = greenlet.explicitName {
             cgreenlet_set_name(greenlet.context, explicitName)
@@ -335,6 +332,19 @@ public final class Hub {
         }
         addLive(greenlet)
         switchInto(greenlet)
+    }
+
+    /// Gives a greenlet that has not started its stack now rather than when it starts, so that a caller
+    /// that must report a failure at once (a patched `pthread_create`) can. Returns 0 or an errno value.
+    func mapStack(of greenlet: AnyGreenlet) -> Int32 {
+        let status = cgreenlet_init(
+            greenlet.context,
+            greenlet.requestedStackSize ?? config.stackSize,
+            greenletEntry,
+            Unmanaged.passUnretained(greenlet).toOpaque()
+        )
+        greenlet.stackMapped = status == 0
+        return status
     }
 
     private func reap(_ greenlet: AnyGreenlet) {

@@ -1,3 +1,4 @@
+import CGeventShim
 import CLibev
 import Logging
 import Synchronization
@@ -83,7 +84,8 @@ public enum Monitor {
         enabled.store(true, ordering: .relaxed)
         guard mustStart else { return }
         var thread = pthread_t()
-        let status = pthread_create(
+        // An OS thread even when pthread_create is patched to start greenlets.
+        let status = gevent_shim_real_pthread_create(
             &thread,
             nil,
             { _ in

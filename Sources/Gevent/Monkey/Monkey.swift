@@ -34,7 +34,7 @@ public enum Monkey {
     /// Patches every implemented area (`MonkeyArea.implemented`): `Area.socket`, `Area.dns`,
     /// `Area.time`, `Area.select`.
     ///
-    /// gevent's `monkey.patch_all()`. `Area.thread` is not implemented yet and is left out. Prints a
+    /// gevent's `monkey.patch_all()`. `Area.thread` is not complete yet and is left out. Prints a
     /// warning on stderr when other threads already run (see ``patch(_:)``). Never switches; any thread,
     /// best the main thread before any other starts.
     public static func patchAll() {
@@ -45,8 +45,9 @@ public enum Monkey {
     ///
     /// When other threads already exist, prints one warning on stderr that says what may not be covered:
     /// calls those threads are blocked in right now stay blocked, and a thread only becomes cooperative
-    /// once it has a hub. Patching `Area.thread` prints that it is not implemented yet. Never switches;
-    /// any thread.
+    /// once it has a hub. Patch `Area.thread` before the threads that should become greenlets start: those
+    /// already running stay OS threads, as do the ones the Swift runtime, Dispatch and Foundation start.
+    /// Never switches; any thread.
     ///
     /// - Parameter areas: the call families to make cooperative.
     public static func patch(_ areas: Area...) {
@@ -92,13 +93,6 @@ public enum Monkey {
     static func patch(areas: [Area], warnAboutThreads: Bool = true) {
         var mask: UInt32 = 0
         for area in areas {
-            if area == .thread {
-                reportWarning(
-                    "Monkey.patch(.thread) is not implemented yet: pthreads stay native threads "
-                        + "(use ThreadPool for blocking work that must run in parallel)"
-                )
-                continue
-            }
             mask |= area.mask
         }
         let before = gevent_shim_patched()

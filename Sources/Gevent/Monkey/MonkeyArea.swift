@@ -12,7 +12,10 @@ extension Monkey {
     ///   while the greenlet waits (resolver `block`: directly).
     /// - `time`: `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` as hub timers.
     /// - `select`: `poll`, `ppoll`, `select`, `pselect`.
-    /// - `thread`: reserved for pthreads as greenlets; patching it changes nothing yet and says so.
+    /// - `thread`: `pthread_create` from a greenlet starts a greenlet of its hub (joins, keys,
+    ///   `pthread_exit`, `sched_yield` follow); locks and condition variables are not owned by greenlets
+    ///   yet, so `all` leaves it out. Threads the runtime starts (the thread pool's, the monitor's) stay OS
+    ///   threads.
     public typealias Area = MonkeyArea
 }
 

@@ -12,7 +12,7 @@ import CGeventShim
 // itself is running), so the interposer falls back to the real blocking call.
 
 /// The hub and the greenlet that would wait, or nil when waiting is impossible.
-private func waitingGreenlet() -> (Hub, AnyGreenlet)? {
+func waitingGreenlet() -> (Hub, AnyGreenlet)? {
     guard let hub = Hub.currentIfExists, !hub.isInHub,
         let greenlet = try? hub.blockableGreenlet("a blocking libc call")
     else { return nil }

@@ -1,3 +1,4 @@
+import CGeventShim
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #elseif canImport(Musl)
@@ -123,7 +124,8 @@ final class ThreadPoolWorkers {
         pthread_attr_init(&attributes)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         var thread = pthread_t()
-        let status = pthread_create(
+        // An OS thread even when pthread_create is patched to start greenlets.
+        let status = gevent_shim_real_pthread_create(
             &thread,
             &attributes,
             { argument in

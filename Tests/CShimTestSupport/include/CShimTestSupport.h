@@ -20,6 +20,11 @@ int shim_test_unaware_request(int port, const char *line, char *reply, size_t ca
 /// read(2) called from C code compiled into the test binary.
 long shim_test_read(int fd, void *buffer, size_t count);
 
+/// Starts `count` pthreads that each sleep `sleep_ms` (usleep) and note their OS thread id, then joins them.
+/// Returns how many ran on the caller's OS thread, or -1 when one could not be created or joined; the wall
+/// time from the first create to the last join goes to *elapsed_ms.
+int shim_test_sleeping_pthreads(int count, int sleep_ms, double *elapsed_ms);
+
 /// The path of the loaded image (executable or shared library) that contains `address`, or NULL.
 const char *shim_test_image_of(const void *address);
 #endif

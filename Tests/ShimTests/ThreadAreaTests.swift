@@ -1,0 +1,87 @@
+import CShimTestSupport
+import Testing
+
+@testable import Gevent
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Area `thread` under gevent-run: an unmodified program's pthreads run as greenlets of its main thread's
+/// hub. Each program runs plain and preloaded; what it prints must be the same, and what differs on
+/// purpose (the OS-thread count) is checked apart. `timeout` bounds every run, so that a thread the shim
+/// fails to wake shows as a failure, not a hang.
+@Suite("pthreads as greenlets", .serialized, .timeLimit(.minutes(3)))
+struct ThreadAreaTests {
+    /// Join values, keys with destructors, pthread_exit with cleanup handlers, identity, attributes, names,
+    /// tryjoin/timedjoin/clockjoin, detach rules, and main's pthread_exit while a thread still runs.
+    @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
+    func theLifecycleBehavesAsOnOSThreads(_ flags: [String]) throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("pthread_lifecycle.c", into: directory, flags: flags)
+        let plain = try runProcess(["timeout", "30", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        #expect(plain.standardOutput.hasSuffix("the last thread ends after main called pthread_exit\n"))
+        #expect(plain.standardError.contains("os-threads-while-16-sleep: 17"))
+        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+        #expect(preloaded.standardError == "os-threads-while-16-sleep: 1\n")
+    }
+
+    /// Without `thread` in the list (and `all` does not hold it yet), the same program gets OS threads.
+    @Test func withoutTheAreaThreadsStayOSThreads() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("pthread_lifecycle.c", into: directory)
+        let preloaded = try runProcess(["timeout", "30", geventRun, "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardError.contains("os-threads-while-16-sleep: 17"))
+    }
+
+    /// A thread-per-connection server with 2,000 clients connected at once, driven by a client that is not
+    /// preloaded: every echo right, and one OS thread serves them all.
+    @Test func aThreadPerConnectionServerServesTwoThousandClientsOnOneOSThread() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("threaded_echo.c", into: directory)
+        let output = directory.path + "/server.out"
+        let script = """
+            timeout 60 "$1" --patch all,thread -- "$2" server 2000 > "$3" &
+            server=$!
+            port=
+            for attempt in $(seq 200); do
+                port=$(sed -n 's/^port //p' "$3")
+                [ -n "$port" ] && break
+                sleep 0.05
+            done
+            [ -n "$port" ] || { echo "the server printed no port" >&2; exit 1; }
+            timeout 60 "$2" client "$port" 2000 || exit 1
+            wait "$server"
+            """
+        let run = try runProcess(["sh", "-c", script, "sh", geventRun, executable, output])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "2000 echoes correct; server OS threads with every connection open: 1\n")
+        let served = try readFile(output)
+        #expect(served.contains("served 2000 connections, echoed "), "server: \(served)")
+    }
+
+    /// `Monkey.patch(.thread)` in a Swift program: pthreads that C code creates from a greenlet become
+    /// greenlets of its hub, so eight threads sleeping 300 ms each finish together on one OS thread. In a
+    /// child process: patching is process-wide.
+    @Test func monkeyPatchThreadMakesTheThreadsCCodeCreatesFromAGreenletGreenlets() async {
+        await #expect(processExitsWith: .success) {
+            ThreadAreaTests.sleepInPatchedPthreads()
+        }
+    }
+
+    private static func sleepInPatchedPthreads() -> Never {
+        Monkey.patch(areas: [.time, .thread], warnAboutThreads: false)
+        var elapsed = 0.0
+        let job = spawn { shim_test_sleeping_pthreads(8, 300, &elapsed) }
+        let onThisThread = (try? job.get()) ?? -1
+        // Generous: serial sleeps would take 2.4 s.
+        exit(onThisThread == 8 && elapsed < 1_800 ? 0 : 1)
+    }
+}
