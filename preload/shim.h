@@ -93,6 +93,19 @@ struct shim_real {
 
 SHIM_HIDDEN extern struct shim_real shim_real;
 
+/// Defines `real_NAME()`, the next definition of libc function NAME, resolved on first use: for functions
+/// that libraries call from their own constructors, which can run before ours.
+#define SHIM_REAL(name)                                                                                                \
+    static __typeof__(name) *real_##name(void) {                                                                       \
+        static __typeof__(name) *_Atomic resolved;                                                                     \
+        __typeof__(name) *function = atomic_load_explicit(&resolved, memory_order_relaxed);                            \
+        if (SHIM_UNLIKELY(function == NULL)) {                                                                         \
+            function = (__typeof__(name) *)shim_resolve_late(#name);                                                   \
+            atomic_store_explicit(&resolved, function, memory_order_relaxed);                                          \
+        }                                                                                                              \
+        return function;                                                                                               \
+    }
+
 /// Resolves a function the constructor could not have resolved yet (a hook called from another library's
 /// constructor before ours ran). Only for functions with no syscall equivalent (the resolver's), which
 /// allocate anyway.
@@ -321,6 +334,34 @@ static inline int shim_sys_nanosleep(const struct timespec *req, struct timespec
     return shim_real.nanosleep ? shim_real.nanosleep(req, rem)
                                : (int)syscall(SYS_clock_nanosleep, CLOCK_REALTIME, 0, req, rem);
 }
+
+// MARK: - Area thread (shim_thread.c)
+
+/// Waits while `*word == expected`: with `cooperative`, a greenlet parks on its hub (woken by
+/// shim_word_wake); every other caller futex-waits. Returns 0 when woken or when the word changed (or
+/// spuriously), ETIMEDOUT at `deadline_ns` (monotonic, 0 = none).
+SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns, bool cooperative);
+
+/// Wakes up to `count` greenlets parked on `word`, and as many futex waiters.
+SHIM_HIDDEN void shim_word_wake(_Atomic uint32_t *word, int count);
+
+/// A monotonic deadline for an absolute time on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC); 0 with *error
+/// EINVAL for another clock or a bad time.
+SHIM_HIDDEN int64_t shim_deadline_on_clock(clockid_t clock, const struct timespec *when, int *error);
+
+/// The calling OS thread's kernel id, cached.
+SHIM_HIDDEN pid_t shim_os_thread_id(void);
+
+/// Who is running, as a lock records its owner: a greenlet-thread's own identity, else the OS thread's id
+/// (every other greenlet of the thread shares it, as under glibc).
+SHIM_HIDDEN int shim_thread_identity(void);
+
+/// Whether `identity` (from shim_thread_identity) runs on the calling OS thread: then waiting for it as an
+/// OS thread would wait forever.
+SHIM_HIDDEN bool shim_identity_runs_here(int identity);
+
+/// Forgets the cached thread id (a forked child's thread has a new one).
+SHIM_HIDDEN void shim_thread_after_fork_in_child(void);
 
 // MARK: - Regular files (shim_file.c)
 

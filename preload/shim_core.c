@@ -32,6 +32,7 @@ SHIM_HIDDEN void *shim_resolve_late(const char *name) {
 // A forked child shares its parent's event loop (the epoll instance) until something re-initialises the
 // hub, so the child must not wait through it: it stops patching, and its calls pass through.
 static void shim_after_fork_in_child(void) {
+    shim_thread_after_fork_in_child();
     atomic_store(&shim_patched_mask, 0);
 }
 

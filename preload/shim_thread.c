@@ -61,9 +61,10 @@ int gevent_shim_park_prepare(gevent_shim_park_token *token);
 int gevent_shim_park(gevent_shim_park_token *token, int64_t timeout_ns);
 void gevent_shim_unpark(const gevent_shim_park_token *token);
 
-SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns) {
+SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns, bool cooperative) {
     parked_t node = {.word = word};
-    if (shim_enabled(GEVENT_SHIM_AREA_THREAD) && gevent_shim_park_prepare(&node.token) == GEVENT_SHIM_READY) {
+    if (cooperative && shim_enabled(GEVENT_SHIM_AREA_THREAD) &&
+        gevent_shim_park_prepare(&node.token) == GEVENT_SHIM_READY) {
         size_t bucket = bucket_of(word);
         bucket_lock(bucket);
         // Checked under the lock a waker takes before it looks for parked greenlets: a change made after
@@ -155,7 +156,8 @@ typedef struct shim_thread {
     __pthread_unwind_buf_t *cleanup;
     thread_specific_t *specific; ///< KEYS_MAX entries once a key is set
     size_t stack_size;
-    bool detached_at_start;
+    int identity;    ///< what a mutex records as its owner: above every possible kernel thread id
+    pid_t os_thread; ///< the kernel id of the OS thread (the hub's) that runs it
     jmp_buf exit;
     char name[16];
 } shim_thread_t;
@@ -163,6 +165,9 @@ typedef struct shim_thread {
 // Records are slots of one reserved region (address space only until touched): a handle is ours exactly
 // when it is the address of a slot.
 enum { RECORD_SIZE = (sizeof(shim_thread_t) + 63) / 64 * 64, RECORD_REGION = 1u << 28 };
+
+// Kernel thread ids stay below 2^22 (PID_MAX_LIMIT); greenlet-thread identities start above.
+enum { IDENTITY_BASE = 1 << 30 };
 
 static char *record_region;
 static size_t record_used;
@@ -202,6 +207,8 @@ static shim_thread_t *record_allocate(void) {
     if (record != NULL) {
         memset(record, 0, sizeof(*record));
         record->magic = RECORD_LIVE;
+        record->identity = IDENTITY_BASE + (int)(((char *)record - record_region) / RECORD_SIZE);
+        record->os_thread = shim_os_thread_id();
     }
     return record;
 }
@@ -240,45 +247,66 @@ static inline shim_thread_t *current_thread(void) {
     return SHIM_UNLIKELY(greenlet != NULL) ? (shim_thread_t *)greenlet->thread_record : NULL;
 }
 
-// MARK: - The real functions, resolved on first use (libraries call some of these from their constructors,
-// before ours)
+static SHIM_TLS pid_t cached_os_thread_id;
 
-#define REAL(name)                                                                                                     \
-    static __typeof__(name) *real_##name(void) {                                                                       \
-        static __typeof__(name) *_Atomic resolved;                                                                     \
-        __typeof__(name) *function = atomic_load_explicit(&resolved, memory_order_relaxed);                            \
-        if (SHIM_UNLIKELY(function == NULL)) {                                                                         \
-            function = (__typeof__(name) *)shim_resolve_late(#name);                                                   \
-            atomic_store_explicit(&resolved, function, memory_order_relaxed);                                          \
-        }                                                                                                              \
-        return function;                                                                                               \
+SHIM_HIDDEN pid_t shim_os_thread_id(void) {
+    pid_t id = cached_os_thread_id;
+    if (SHIM_UNLIKELY(id == 0)) {
+        id = (pid_t)syscall(SYS_gettid);
+        cached_os_thread_id = id;
     }
+    return id;
+}
 
-REAL(pthread_create)
-REAL(pthread_join)
-REAL(pthread_tryjoin_np)
-REAL(pthread_timedjoin_np)
-REAL(pthread_clockjoin_np)
-REAL(pthread_detach)
-REAL(pthread_exit)
-REAL(pthread_self)
-REAL(pthread_getattr_np)
-REAL(pthread_setname_np)
-REAL(pthread_getname_np)
-REAL(pthread_kill)
-REAL(pthread_sigqueue)
-REAL(pthread_cancel)
-REAL(pthread_setschedparam)
-REAL(pthread_getschedparam)
-REAL(pthread_setschedprio)
-REAL(pthread_getcpuclockid)
-REAL(pthread_key_create)
-REAL(pthread_key_delete)
-REAL(pthread_getspecific)
-REAL(pthread_setspecific)
-REAL(__pthread_register_cancel)
-REAL(__pthread_unregister_cancel)
-REAL(__pthread_unwind_next)
+SHIM_HIDDEN void shim_thread_after_fork_in_child(void) {
+    cached_os_thread_id = 0;
+}
+
+SHIM_HIDDEN int shim_thread_identity(void) {
+    shim_thread_t *thread = current_thread();
+    return SHIM_UNLIKELY(thread != NULL) ? thread->identity : shim_os_thread_id();
+}
+
+SHIM_HIDDEN bool shim_identity_runs_here(int identity) {
+    pid_t here = shim_os_thread_id();
+    if (identity < IDENTITY_BASE) {
+        return identity == here;
+    }
+    size_t offset = (size_t)(identity - IDENTITY_BASE) * RECORD_SIZE;
+    if (record_region == NULL || offset >= record_used) {
+        return false;
+    }
+    shim_thread_t *record = (shim_thread_t *)(record_region + offset);
+    return record->magic == RECORD_LIVE && record->os_thread == here;
+}
+
+// MARK: - The real functions
+
+SHIM_REAL(pthread_create)
+SHIM_REAL(pthread_join)
+SHIM_REAL(pthread_tryjoin_np)
+SHIM_REAL(pthread_timedjoin_np)
+SHIM_REAL(pthread_clockjoin_np)
+SHIM_REAL(pthread_detach)
+SHIM_REAL(pthread_exit)
+SHIM_REAL(pthread_self)
+SHIM_REAL(pthread_getattr_np)
+SHIM_REAL(pthread_setname_np)
+SHIM_REAL(pthread_getname_np)
+SHIM_REAL(pthread_kill)
+SHIM_REAL(pthread_sigqueue)
+SHIM_REAL(pthread_cancel)
+SHIM_REAL(pthread_setschedparam)
+SHIM_REAL(pthread_getschedparam)
+SHIM_REAL(pthread_setschedprio)
+SHIM_REAL(pthread_getcpuclockid)
+SHIM_REAL(pthread_key_create)
+SHIM_REAL(pthread_key_delete)
+SHIM_REAL(pthread_getspecific)
+SHIM_REAL(pthread_setspecific)
+SHIM_REAL(__pthread_register_cancel)
+SHIM_REAL(__pthread_unregister_cancel)
+SHIM_REAL(__pthread_unwind_next)
 
 /// The OS thread a greenlet-thread runs on: its hub's thread, which is the caller's (a greenlet-thread is
 /// only ever asked about from its own hub, or its handle is passed to another thread that means the
@@ -383,7 +411,7 @@ static void run_key_destructors(shim_thread_t *thread) {
 int gevent_shim_thread_spawn(void *record, size_t stack_size, const char *name, cgreenlet_t **context);
 
 static bool is_main_thread(void) {
-    return getpid() == (pid_t)syscall(SYS_gettid);
+    return getpid() == shim_os_thread_id();
 }
 
 /// Whether a pthread_create made now starts a greenlet: `thread` is patched and the caller is a greenlet (not
@@ -541,7 +569,7 @@ SHIM_EXPORT void pthread_exit(void *value) {
     if (cgreenlet_tls_hub != NULL && is_main_thread() && atomic_load(&live_threads) > 0) {
         uint32_t live;
         while ((live = atomic_load_explicit(&live_threads, memory_order_acquire)) > 0) {
-            shim_word_wait(&live_threads, live, 0);
+            shim_word_wait(&live_threads, live, 0, true);
         }
         exit(0);
     }
@@ -600,7 +628,7 @@ static int join_record(shim_thread_t *record, void **value, int64_t deadline_ns)
             atomic_fetch_and(&record->state, ~(uint32_t)STATE_JOINING);
             return deadline_ns < 0 ? EBUSY : ETIMEDOUT;
         }
-        shim_word_wait(&record->state, state, deadline_ns < 0 ? 0 : deadline_ns);
+        shim_word_wait(&record->state, state, deadline_ns < 0 ? 0 : deadline_ns, true);
         state = atomic_load_explicit(&record->state, memory_order_acquire);
     }
     if (value != NULL) {
@@ -610,9 +638,7 @@ static int join_record(shim_thread_t *record, void **value, int64_t deadline_ns)
     return 0;
 }
 
-/// A monotonic deadline for an absolute time on `clock` (CLOCK_REALTIME or CLOCK_MONOTONIC), or 0 with
-/// *error set for a bad one.
-static int64_t deadline_on_clock(clockid_t clock, const struct timespec *when, int *error) {
+SHIM_HIDDEN int64_t shim_deadline_on_clock(clockid_t clock, const struct timespec *when, int *error) {
     if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) {
         *error = EINVAL;
         return 0;
@@ -682,7 +708,7 @@ SHIM_EXPORT int pthread_clockjoin_np(pthread_t handle, void **value, clockid_t c
         }
         if (when != NULL && shim_enabled(GEVENT_SHIM_AREA_THREAD)) {
             int error = 0;
-            int64_t deadline = deadline_on_clock(clock, when, &error);
+            int64_t deadline = shim_deadline_on_clock(clock, when, &error);
             if (error != 0) {
                 return error;
             }
@@ -697,7 +723,7 @@ SHIM_EXPORT int pthread_clockjoin_np(pthread_t handle, void **value, clockid_t c
         return join_record(record, value, 0);
     }
     int error = 0;
-    int64_t deadline = deadline_on_clock(clock, when, &error);
+    int64_t deadline = shim_deadline_on_clock(clock, when, &error);
     return error != 0 ? error : join_record(record, value, deadline);
 }
 

@@ -30,6 +30,22 @@ struct ThreadAreaTests {
         #expect(preloaded.standardError == "os-threads-while-16-sleep: 1\n")
     }
 
+    /// Mutexes held across a switch: a counter whose increment sleeps under the lock, recursive and
+    /// errorcheck ownership between two threads of one OS thread, trylock, timed and clock locks. Under
+    /// glibc's ownership (the kernel thread id) the recursive and errorcheck rules would not hold.
+    @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
+    func mutexesAreOwnedByTheGreenletThreadThatLockedThem(_ flags: [String]) throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("pthread_mutexes.c", into: directory, flags: flags)
+        let plain = try runProcess(["timeout", "30", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        #expect(plain.standardOutput.contains("sleep under the mutex: 40\n"))
+        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+    }
+
     /// Without `thread` in the list (and `all` does not hold it yet), the same program gets OS threads.
     @Test func withoutTheAreaThreadsStayOSThreads() throws {
         guard let geventRun = geventRunNextToLibrary() else { return }
