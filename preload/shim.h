@@ -352,6 +352,9 @@ SHIM_HIDDEN int64_t shim_deadline_on_clock(clockid_t clock, const struct timespe
 /// The calling OS thread's kernel id, cached.
 SHIM_HIDDEN pid_t shim_os_thread_id(void);
 
+/// Kernel thread ids stay below 2^22 (PID_MAX_LIMIT); greenlet-thread identities start here.
+enum { SHIM_IDENTITY_BASE = 1 << 30 };
+
 /// Who is running, as a lock records its owner: a greenlet-thread's own identity, else the OS thread's id
 /// (every other greenlet of the thread shares it, as under glibc).
 SHIM_HIDDEN int shim_thread_identity(void);

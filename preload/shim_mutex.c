@@ -1,10 +1,10 @@
-// swift-gevent: area `thread`: pthread mutexes owned by greenlet-threads. glibc records a mutex's owner as
-// the kernel thread id, so two greenlets of one OS thread break every mutex: a recursive one stops
-// excluding, an errorcheck one says EDEADLK, and a normal one held across a switch futex-waits the whole
-// thread, for ever, since its holder can only run on that thread. While `thread` is patched, every caller
-// (OS threads too) locks ordinary mutexes here, inside glibc's object and with glibc's protocol on its lock
-// word (0 free, 1 locked, 2 locked with waiters), so objects glibc locked before patching, static
-// initialisers and pthread_mutex_init's kinds all keep working. The owner is shim_thread_identity().
+// swift-gevent: area `thread`: pthread mutexes and pthread_once owned by greenlet-threads. glibc records a mutex's
+// owner as the kernel thread id, so two greenlets of one OS thread break every mutex: a recursive one stops excluding,
+// an errorcheck one says EDEADLK, and a normal one held across a switch futex-waits the whole thread, for ever, since
+// its holder can only run on that thread. While `thread` is patched, every caller (OS threads too) locks ordinary
+// mutexes here, inside glibc's object and with glibc's protocol on its lock word (0 free, 1 locked, 2 locked with
+// waiters), so objects glibc locked before patching, static initialisers and pthread_mutex_init's kinds all keep
+// working. The owner is shim_thread_identity().
 //
 // A caller that finds the mutex held waits on the lock word: a greenlet parks when the holder runs on its
 // own OS thread (the only way it can ever be released); otherwise, and for OS threads, it futex-waits as
@@ -26,12 +26,12 @@ enum {
     KIND_KEPT_BY_GLIBC = KIND_ROBUST | KIND_PRIORITY_INHERIT | KIND_PRIORITY_PROTECT | KIND_PROCESS_SHARED,
 };
 
-
 SHIM_REAL(pthread_mutex_lock)
 SHIM_REAL(pthread_mutex_trylock)
 SHIM_REAL(pthread_mutex_timedlock)
 SHIM_REAL(pthread_mutex_clocklock)
 SHIM_REAL(pthread_mutex_unlock)
+SHIM_REAL(pthread_once)
 
 static inline _Atomic uint32_t *lock_word(pthread_mutex_t *mutex) {
     return (_Atomic uint32_t *)(void *)&mutex->__data.__lock;
@@ -175,4 +175,51 @@ SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *mutex) {
         shim_word_wake(lock_word(mutex), 1);
     }
     return 0;
+}
+
+// MARK: - pthread_once
+
+// glibc's states (0 never run, 1 in progress, 2 done); while patched, an initialiser in progress also names
+// its runner in the bits above, so that a caller can tell whether the runner shares its OS thread (then it
+// parks: waiting for it as an OS thread would wait for ever) or not (then it futex-waits, as in glibc).
+enum {
+    ONCE_IN_PROGRESS = 1,
+    ONCE_DONE = 2,
+    ONCE_RUNNER_SHIFT = 2,
+    ONCE_GREENLET_RUNNERS = 1 << 22, ///< runner codes from here are greenlet-threads, below kernel thread ids
+};
+
+static uint32_t once_runner_code(int identity) {
+    return identity < SHIM_IDENTITY_BASE ? (uint32_t)identity
+                                         : ONCE_GREENLET_RUNNERS + (uint32_t)(identity - SHIM_IDENTITY_BASE);
+}
+
+static int once_runner_identity(uint32_t code) {
+    return code < ONCE_GREENLET_RUNNERS ? (int)code : SHIM_IDENTITY_BASE + (int)(code - ONCE_GREENLET_RUNNERS);
+}
+
+SHIM_EXPORT int pthread_once(pthread_once_t *control, void (*initialize)(void)) {
+    if (SHIM_LIKELY(!(atomic_load_explicit(&shim_patched_mask, memory_order_relaxed) & GEVENT_SHIM_AREA_THREAD))) {
+        return real_pthread_once()(control, initialize);
+    }
+    _Atomic uint32_t *word = (_Atomic uint32_t *)(void *)control;
+    for (;;) {
+        uint32_t value = atomic_load_explicit(word, memory_order_acquire);
+        if (value & ONCE_DONE) {
+            return 0;
+        }
+        if (!(value & ONCE_IN_PROGRESS)) {
+            uint32_t mine = ONCE_IN_PROGRESS | (once_runner_code(shim_thread_identity()) << ONCE_RUNNER_SHIFT);
+            if (!atomic_compare_exchange_strong_explicit(word, &value, mine, memory_order_acquire,
+                                                         memory_order_acquire)) {
+                continue;
+            }
+            initialize();
+            atomic_store_explicit(word, ONCE_DONE, memory_order_release);
+            shim_word_wake(word, INT_MAX);
+            return 0;
+        }
+        bool cooperative = shim_identity_runs_here(once_runner_identity(value >> ONCE_RUNNER_SHIFT));
+        shim_word_wait(word, value, 0, cooperative);
+    }
 }

@@ -166,9 +166,6 @@ typedef struct shim_thread {
 // when it is the address of a slot.
 enum { RECORD_SIZE = (sizeof(shim_thread_t) + 63) / 64 * 64, RECORD_REGION = 1u << 28 };
 
-// Kernel thread ids stay below 2^22 (PID_MAX_LIMIT); greenlet-thread identities start above.
-enum { IDENTITY_BASE = 1 << 30 };
-
 static char *record_region;
 static size_t record_used;
 static shim_thread_t *record_free_list;
@@ -207,7 +204,7 @@ static shim_thread_t *record_allocate(void) {
     if (record != NULL) {
         memset(record, 0, sizeof(*record));
         record->magic = RECORD_LIVE;
-        record->identity = IDENTITY_BASE + (int)(((char *)record - record_region) / RECORD_SIZE);
+        record->identity = SHIM_IDENTITY_BASE + (int)(((char *)record - record_region) / RECORD_SIZE);
         record->os_thread = shim_os_thread_id();
     }
     return record;
@@ -269,10 +266,10 @@ SHIM_HIDDEN int shim_thread_identity(void) {
 
 SHIM_HIDDEN bool shim_identity_runs_here(int identity) {
     pid_t here = shim_os_thread_id();
-    if (identity < IDENTITY_BASE) {
+    if (identity < SHIM_IDENTITY_BASE) {
         return identity == here;
     }
-    size_t offset = (size_t)(identity - IDENTITY_BASE) * RECORD_SIZE;
+    size_t offset = (size_t)(identity - SHIM_IDENTITY_BASE) * RECORD_SIZE;
     if (record_region == NULL || offset >= record_used) {
         return false;
     }

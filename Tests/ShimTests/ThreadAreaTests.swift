@@ -31,7 +31,8 @@ struct ThreadAreaTests {
     }
 
     /// Mutexes held across a switch: a counter whose increment sleeps under the lock, recursive and
-    /// errorcheck ownership between two threads of one OS thread, trylock, timed and clock locks. Under
+    /// errorcheck ownership between two threads of one OS thread, trylock, timed and clock locks; a
+    /// pthread_once whose initialiser sleeps while seven other threads call it. Under
     /// glibc's ownership (the kernel thread id) the recursive and errorcheck rules would not hold.
     @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
     func mutexesAreOwnedByTheGreenletThreadThatLockedThem(_ flags: [String]) throws {
@@ -41,6 +42,7 @@ struct ThreadAreaTests {
         let plain = try runProcess(["timeout", "30", executable])
         try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
         #expect(plain.standardOutput.contains("sleep under the mutex: 40\n"))
+        #expect(plain.standardOutput.contains("the initialiser ran 1 time(s), 8 callers saw its result\n"))
         let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
         #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
         #expect(preloaded.standardOutput == plain.standardOutput)

@@ -3,6 +3,7 @@
 // scheduling: run plain and with `thread` patched, the outputs must be equal.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,22 @@ static void *waits_timed(void *argument) {
     return NULL;
 }
 
+// pthread_once whose initialiser sleeps: every caller returns only once it has run, and it runs once.
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int once_runs, once_value;
+
+static void initialize_once(void) {
+    once_runs++;
+    sleep_ms(20);
+    once_value = 42;
+}
+
+static void *calls_once(void *argument) {
+    (void)argument;
+    CHECK(pthread_once(&once, initialize_once) == 0);
+    return (void *)(intptr_t)(once_value == 42);
+}
+
 static void run_pair(void *(*first)(void *), void *(*second)(void *)) {
     pthread_t a, b;
     CHECK(pthread_create(&a, NULL, first, NULL) == 0);
@@ -151,12 +168,24 @@ int main(void) {
     printf("8 threads x 5 increments that sleep under the mutex: %d\n", counter);
 
     run_pair(holds_recursive, tries_recursive);
-    printf("recursive held 3 times by another thread: trylock %s, unlock %s\n",
-           strerror(recursive_trylock_while_held), strerror(recursive_unlock_by_other));
+    printf("recursive held 3 times by another thread: trylock %s, unlock %s\n", strerror(recursive_trylock_while_held),
+           strerror(recursive_unlock_by_other));
 
     run_pair(holds_errorcheck, waits_for_errorcheck);
     printf("errorcheck: owner relocks %s; other thread unlocks %s, then locks %s\n", strerror(errorcheck_relock),
            strerror(errorcheck_unlock_by_other), strerror(errorcheck_lock_by_other));
+
+    int saw_it = 0;
+    for (int i = 0; i < 8; i++) {
+        CHECK(pthread_create(&threads[i], NULL, calls_once, NULL) == 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        void *value = NULL;
+        CHECK(pthread_join(threads[i], &value) == 0);
+        saw_it += (int)(intptr_t)value;
+    }
+    printf("pthread_once from 8 threads: the initialiser ran %d time(s), %d callers saw its result\n", once_runs,
+           saw_it);
 
     pthread_mutexattr_t attributes;
     pthread_mutexattr_init(&attributes);
