@@ -1,4 +1,5 @@
-// swift-gevent: area `thread`: pthread mutexes and pthread_once owned by greenlet-threads. glibc records a mutex's
+// swift-gevent: area `thread`: pthread mutexes and pthread_once owned by greenlet-threads, spin locks that
+// yield. glibc records a mutex's
 // owner as the kernel thread id, so two greenlets of one OS thread break every mutex: a recursive one stops excluding,
 // an errorcheck one says EDEADLK, and a normal one held across a switch futex-waits the whole thread, for ever, since
 // its holder can only run on that thread. While `thread` is patched, every caller (OS threads too) locks ordinary
@@ -32,6 +33,8 @@ SHIM_REAL(pthread_mutex_timedlock)
 SHIM_REAL(pthread_mutex_clocklock)
 SHIM_REAL(pthread_mutex_unlock)
 SHIM_REAL(pthread_once)
+SHIM_REAL(pthread_spin_lock)
+SHIM_REAL(pthread_spin_trylock)
 
 static inline _Atomic uint32_t *lock_word(pthread_mutex_t *mutex) {
     return (_Atomic uint32_t *)(void *)&mutex->__data.__lock;
@@ -222,4 +225,22 @@ SHIM_EXPORT int pthread_once(pthread_once_t *control, void (*initialize)(void)) 
         bool cooperative = shim_identity_runs_here(once_runner_identity(value >> ONCE_RUNNER_SHIFT));
         shim_word_wait(word, value, 0, cooperative);
     }
+}
+
+// MARK: - Spin locks
+
+/// A greenlet that finds a spin lock held yields to the hub between tries: its holder may be another
+/// greenlet of the same OS thread, which cannot release it while this one spins (gevent does the same for
+/// a failed non-blocking acquire).
+SHIM_EXPORT int pthread_spin_lock(pthread_spinlock_t *lock) {
+    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_THREAD))) {
+        return real_pthread_spin_lock()(lock);
+    }
+    int status;
+    while ((status = real_pthread_spin_trylock()(lock)) == EBUSY) {
+        if (gevent_shim_sleep(0) == GEVENT_SHIM_CANNOT_WAIT) {
+            return real_pthread_spin_lock()(lock);
+        }
+    }
+    return status;
 }

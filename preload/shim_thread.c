@@ -499,6 +499,26 @@ SHIM_EXPORT void gevent_shim_thread_main(void *argument) {
     finish(thread);
 }
 
+SHIM_EXPORT void *gevent_shim_thread_start_routine(const void *record) {
+    return (void *)((const shim_thread_t *)record)->start;
+}
+
+SHIM_EXPORT void gevent_shim_describe_code(const void *address, char *buffer, size_t length) {
+    Dl_info info;
+    if (length == 0) {
+        return;
+    }
+    if (dladdr(address, &info) == 0) {
+        snprintf(buffer, length, "%p", address);
+    } else if (info.dli_sname == NULL) {
+        // The offset in the file, as addr2line -e FILE takes it.
+        snprintf(buffer, length, "0x%lx in %s", (unsigned long)((const char *)address - (const char *)info.dli_fbase),
+                 info.dli_fname ? info.dli_fname : "?");
+    } else {
+        snprintf(buffer, length, "%s in %s", info.dli_sname, info.dli_fname ? info.dli_fname : "?");
+    }
+}
+
 SHIM_EXPORT int gevent_shim_real_pthread_create(void *thread, const void *attributes, void *(*start)(void *),
                                                 void *argument) {
     return real_pthread_create()(thread, attributes, start, argument);

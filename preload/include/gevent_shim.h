@@ -118,6 +118,14 @@ typedef struct gevent_shim_park_token {
 /// made), then ends the thread: its exit value, key destructors, joiners woken. Implemented in C.
 void gevent_shim_thread_main(void *record);
 
+/// The start routine of a patched pthread's record (for the monitor's report). The record's hub thread,
+/// while its greenlet runs.
+void *gevent_shim_thread_start_routine(const void *record);
+
+/// Writes "SYMBOL in FILE" for the code at `address` (dladdr; the offset in FILE in hex, for addr2line,
+/// where it names no symbol) into `buffer`, NUL-terminated. Any thread, not from a signal handler.
+void gevent_shim_describe_code(const void *address, char *buffer, size_t length);
+
 /// pthread_create as glibc implements it, past the thread area: for threads the runtime itself starts (the
 /// thread pool's workers, the monitor), which must stay OS threads whoever starts them.
 int gevent_shim_real_pthread_create(void *thread, const void *attributes, void *(*start)(void *), void *argument);

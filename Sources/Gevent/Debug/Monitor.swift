@@ -1,4 +1,5 @@
 import CGeventShim
+import CGreenlet
 import CLibev
 import Logging
 import Synchronization
@@ -43,6 +44,18 @@ public enum Monitor {
         public let spawnSite: String?
         /// The threshold in force.
         public let maxBlockingTime: Duration
+        /// The start routine of the patched pthread the running greenlet runs (area `thread`), 0 otherwise.
+        let startRoutineAddress: UInt
+
+        /// When the running greenlet is a patched pthread (area `thread`), its start routine: the symbol
+        /// and the file that holds it (`"serve in /usr/bin/tinyproxy"`), or its address when it has no symbol;
+        /// `nil` for every other greenlet. Resolved when read, with `dladdr`.
+        public var pthreadStartRoutine: String? {
+            guard startRoutineAddress != 0 else { return nil }
+            var text = [CChar](repeating: 0, count: 512)
+            gevent_shim_describe_code(UnsafeRawPointer(bitPattern: startRoutineAddress), &text, text.count)
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
 
         /// The text the default handler prints: `swift-gevent: ` and ``message``.
         public var description: String {
@@ -52,10 +65,11 @@ public enum Monitor {
         /// What happened, in one sentence (what goes to ``GeventLogging/logger``).
         public var message: String {
             let who: String
-            switch spawnSite {
-            case nil: who = "a callback running in the hub"
-            case "(the main greenlet)": who = "the main greenlet"
-            case let site?: who = "a greenlet spawned at \(site)"
+            switch (spawnSite, pthreadStartRoutine) {
+            case (_, let routine?): who = "the pthread started at \(routine) (a greenlet under GEVENT_PATCH thread)"
+            case (nil, nil): who = "a callback running in the hub"
+            case ("(the main greenlet)", nil): who = "the main greenlet"
+            case (let site?, nil): who = "a greenlet spawned at \(site)"
             }
             let seconds = Double(blockedFor.components.seconds) + Double(blockedFor.components.attoseconds) * 1e-18
             let limit = maxBlockingTime.seconds
@@ -193,7 +207,8 @@ public enum Monitor {
                             threadID: watched.activity.threadID,
                             blockedFor: blocked + interval,
                             spawnSite: snapshot.spawnSite,
-                            maxBlockingTime: maxBlockingTime
+                            maxBlockingTime: maxBlockingTime,
+                            startRoutineAddress: snapshot.startRoutine
                         )
                     )
                 }
@@ -287,6 +302,7 @@ final class HubActivity: Sendable {
     private let fileStart = Atomic<UInt>(0)
     private let fileLength = Atomic<Int>(0)
     private let line = Atomic<UInt>(0)
+    private let startRoutine = Atomic<UInt>(0)
 
     private let blocked = Atomic<Int64>(0)
 
@@ -322,6 +338,10 @@ final class HubActivity: Sendable {
         } else {
             fileStart.store(0, ordering: .relaxed)
         }
+        // A code address, never freed: the record itself may be gone by the time the monitor reads this.
+        let record = greenlet?.context.pointee.thread_record
+        let routine = record.map { UInt(bitPattern: gevent_shim_thread_start_routine($0)) } ?? 0
+        startRoutine.store(routine, ordering: .relaxed)
         sequence.store(current &+ 2, ordering: .releasing)
     }
 
@@ -335,21 +355,22 @@ final class HubActivity: Sendable {
     }
 
     /// A consistent view, or a `nil` sequence if the hub was mid-update.
-    func snapshot() -> (sequence: UInt64?, polling: Bool, spawnSite: String?) {
+    func snapshot() -> (sequence: UInt64?, polling: Bool, spawnSite: String?, startRoutine: UInt) {
         let before = sequence.load(ordering: .acquiring)
         let isPolling = polling.load(ordering: .relaxed)
         let start = fileStart.load(ordering: .relaxed)
         let length = fileLength.load(ordering: .relaxed)
         let lineNumber = line.load(ordering: .relaxed)
+        let routine = startRoutine.load(ordering: .relaxed)
         atomicMemoryFence(ordering: .acquiring)
         let after = sequence.load(ordering: .relaxed)
-        guard before == after, before & 1 == 0 else { return (nil, isPolling, nil) }
+        guard before == after, before & 1 == 0 else { return (nil, isPolling, nil, 0) }
         var site: String?
         if start != 0, let pointer = UnsafePointer<UInt8>(bitPattern: start) {
             // The pointer is a StaticString's: static data that is never freed.
             let file = String(decoding: UnsafeBufferPointer(start: pointer, count: length), as: UTF8.self)
             site = lineNumber == 0 ? file : "\(file):\(lineNumber)"
         }
-        return (before, isPolling, site)
+        return (before, isPolling, site, routine)
     }
 }

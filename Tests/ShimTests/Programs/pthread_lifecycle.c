@@ -1,6 +1,7 @@
 // The pthread lifecycle as POSIX and glibc define it, in a program whose stdout does not depend on how its
 // threads are scheduled: run plain and under gevent-run with `thread` patched, the outputs must be equal.
-// stderr carries what differs on purpose: how many OS threads the process had while 16 of its threads slept.
+// stderr carries what differs on purpose: how many OS threads the process had while 16 of its threads slept
+// (and one detached thread before them).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -191,7 +192,7 @@ int main(void) {
     printf("main is not that thread: %s\n", pthread_equal(pthread_self(), reporter) ? "no" : "yes");
 
     pthread_t slow;
-    CHECK(pthread_create(&slow, NULL, sleeps, (void *)(intptr_t)60) == 0);
+    CHECK(pthread_create(&slow, NULL, sleeps, (void *)(intptr_t)500) == 0);
     printf("tryjoin of a running thread: %s\n", strerror(pthread_tryjoin_np(slow, NULL)));
     struct timespec soon;
     clock_gettime(CLOCK_REALTIME, &soon);
@@ -208,16 +209,16 @@ int main(void) {
     printf("then join: %ld\n", (long)(intptr_t)slow_value);
 
     pthread_t detached;
-    CHECK(pthread_create(&detached, NULL, sleeps, (void *)(intptr_t)20) == 0);
+    CHECK(pthread_create(&detached, NULL, sleeps, (void *)(intptr_t)300) == 0);
     CHECK(pthread_detach(detached) == 0);
     printf("detach twice: %s; join a detached thread: %s\n", strerror(pthread_detach(detached)),
            strerror(pthread_join(detached, NULL)));
 
     pthread_t sleepers[16];
     for (int i = 0; i < 16; i++) {
-        CHECK(pthread_create(&sleepers[i], NULL, sleeps, (void *)(intptr_t)100) == 0);
+        CHECK(pthread_create(&sleepers[i], NULL, sleeps, (void *)(intptr_t)400) == 0);
     }
-    sleep_ms(40);
+    sleep_ms(100);
     fprintf(stderr, "os-threads-while-16-sleep: %d\n", os_threads());
     for (int i = 0; i < 16; i++) {
         CHECK(pthread_join(sleepers[i], NULL) == 0);

@@ -35,6 +35,19 @@ static struct timespec in_ms(clockid_t clock, int ms) {
     return when;
 }
 
+// Two threads take turns through pipes (blocking reads: cooperative under gevent-run), so what each sees
+// does not depend on how long the other took to get there.
+static int turn_a[2], turn_b[2];
+
+static void hand_over(int *turn) {
+    CHECK(write(turn[1], "x", 1) == 1);
+}
+
+static void wait_for(int *turn) {
+    char byte;
+    CHECK(read(turn[0], &byte, 1) == 1);
+}
+
 // A counter whose increment sleeps while the mutex is held: lost updates unless the mutex excludes.
 static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
 static int counter;
@@ -61,7 +74,8 @@ static void *holds_recursive(void *argument) {
     CHECK(pthread_mutex_lock(&recursive) == 0);
     CHECK(pthread_mutex_lock(&recursive) == 0);
     CHECK(pthread_mutex_trylock(&recursive) == 0);
-    sleep_ms(30);
+    hand_over(turn_a);
+    wait_for(turn_b);
     for (int i = 0; i < 3; i++) {
         CHECK(pthread_mutex_unlock(&recursive) == 0);
     }
@@ -70,9 +84,10 @@ static void *holds_recursive(void *argument) {
 
 static void *tries_recursive(void *argument) {
     (void)argument;
-    sleep_ms(10);
+    wait_for(turn_a);
     recursive_trylock_while_held = pthread_mutex_trylock(&recursive);
     recursive_unlock_by_other = pthread_mutex_unlock(&recursive);
+    hand_over(turn_b);
     CHECK(pthread_mutex_lock(&recursive) == 0);
     CHECK(pthread_mutex_unlock(&recursive) == 0);
     return NULL;
@@ -88,14 +103,15 @@ static void *holds_errorcheck(void *argument) {
     (void)argument;
     CHECK(pthread_mutex_lock(&errorcheck) == 0);
     errorcheck_relock = pthread_mutex_lock(&errorcheck);
-    sleep_ms(30);
+    hand_over(turn_a);
+    sleep_ms(20);
     CHECK(pthread_mutex_unlock(&errorcheck) == 0);
     return NULL;
 }
 
 static void *waits_for_errorcheck(void *argument) {
     (void)argument;
-    sleep_ms(10);
+    wait_for(turn_a);
     errorcheck_unlock_by_other = pthread_mutex_unlock(&errorcheck);
     errorcheck_lock_by_other = pthread_mutex_lock(&errorcheck);
     CHECK(pthread_mutex_unlock(&errorcheck) == 0);
@@ -110,19 +126,21 @@ static int timed_short = -1, timed_long = -1, clock_short = -1, trylock_held = -
 static void *holds_timed(void *argument) {
     (void)argument;
     CHECK(pthread_mutex_lock(&timed) == 0);
-    sleep_ms(60);
+    hand_over(turn_a);
+    wait_for(turn_b);
     CHECK(pthread_mutex_unlock(&timed) == 0);
     return NULL;
 }
 
 static void *waits_timed(void *argument) {
     (void)argument;
-    sleep_ms(10);
+    wait_for(turn_a);
     trylock_held = pthread_mutex_trylock(&timed);
     struct timespec soon = in_ms(CLOCK_REALTIME, 10);
     timed_short = pthread_mutex_timedlock(&timed, &soon);
     struct timespec soon_monotonic = in_ms(CLOCK_MONOTONIC, 10);
     clock_short = pthread_mutex_clocklock(&timed, CLOCK_MONOTONIC, &soon_monotonic);
+    hand_over(turn_b);
     struct timespec later = in_ms(CLOCK_REALTIME, 5000);
     timed_long = pthread_mutex_timedlock(&timed, &later);
     if (timed_long == 0) {
@@ -147,6 +165,32 @@ static void *calls_once(void *argument) {
     return (void *)(intptr_t)(once_value == 42);
 }
 
+// A spin lock held across a sleep: the other thread spins until it is released.
+static pthread_spinlock_t spin;
+static int spin_order[2], spin_next;
+
+static void *holds_spin(void *argument) {
+    (void)argument;
+    CHECK(pthread_spin_lock(&spin) == 0);
+    hand_over(turn_a);
+    wait_for(turn_b);
+    sleep_ms(5);
+    spin_order[spin_next++] = 1;
+    CHECK(pthread_spin_unlock(&spin) == 0);
+    return NULL;
+}
+
+static void *spins(void *argument) {
+    (void)argument;
+    wait_for(turn_a);
+    CHECK(pthread_spin_trylock(&spin) == EBUSY);
+    hand_over(turn_b);
+    CHECK(pthread_spin_lock(&spin) == 0);
+    spin_order[spin_next++] = 2;
+    CHECK(pthread_spin_unlock(&spin) == 0);
+    return NULL;
+}
+
 static void run_pair(void *(*first)(void *), void *(*second)(void *)) {
     pthread_t a, b;
     CHECK(pthread_create(&a, NULL, first, NULL) == 0);
@@ -158,6 +202,7 @@ static void run_pair(void *(*first)(void *), void *(*second)(void *)) {
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    CHECK(pipe(turn_a) == 0 && pipe(turn_b) == 0);
     pthread_t threads[8];
     for (int i = 0; i < 8; i++) {
         CHECK(pthread_create(&threads[i], NULL, increment, NULL) == 0);
@@ -193,8 +238,11 @@ int main(void) {
     CHECK(pthread_mutex_init(&timed, &attributes) == 0);
     pthread_mutexattr_destroy(&attributes);
     run_pair(holds_timed, waits_timed);
-    printf("held for 60 ms: trylock %s, timedlock 10 ms %s, clocklock 10 ms %s, timedlock 5 s %s\n",
+    printf("held by another thread: trylock %s, timedlock 10 ms %s, clocklock 10 ms %s, timedlock 5 s %s\n",
            strerror(trylock_held), strerror(timed_short), strerror(clock_short), strerror(timed_long));
+    CHECK(pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE) == 0);
+    run_pair(holds_spin, spins);
+    printf("spin lock held across a sleep: taken by %d, then %d\n", spin_order[0], spin_order[1]);
     struct timespec bad = {0, -1};
     printf("timedlock of a free mutex with a bad time: %s\n", strerror(pthread_mutex_timedlock(&timed, &bad)));
     CHECK(pthread_mutex_unlock(&timed) == 0);
