@@ -349,6 +349,13 @@ SHIM_HIDDEN void shim_word_wake(_Atomic uint32_t *word, int count);
 /// EINVAL for another clock or a bad time.
 SHIM_HIDDEN int64_t shim_deadline_on_clock(clockid_t clock, const struct timespec *when, int *error);
 
+/// From a greenlet: calls `attempt(context)` until it returns something other than EBUSY, sleeping
+/// cooperatively between tries (1 ms, doubling up to `longest_pause_ns`), for what offers nothing to wait
+/// on. Returns what `attempt` returned, ETIMEDOUT at `deadline_ns` (monotonic, 0 = none), or -1 when no
+/// greenlet can wait here.
+SHIM_HIDDEN int shim_poll_cooperatively(int (*attempt)(void *), void *context, int64_t deadline_ns,
+                                        int64_t longest_pause_ns);
+
 /// The calling OS thread's kernel id, cached.
 SHIM_HIDDEN pid_t shim_os_thread_id(void);
 

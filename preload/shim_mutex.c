@@ -88,24 +88,15 @@ static int lock(pthread_mutex_t *mutex, int64_t deadline_ns) {
 
 /// For a mutex glibc keeps, from a greenlet: real trylocks with cooperative sleeps between them (1 ms,
 /// doubling to 16 ms). Returns -1 when no greenlet can wait here, so the caller makes the real call.
+static int try_kept_mutex(void *mutex) {
+    return real_pthread_mutex_trylock()(mutex);
+}
+
 static int poll_for_kept_mutex(pthread_mutex_t *mutex, int64_t deadline_ns) {
     if (!shim_enabled(GEVENT_SHIM_AREA_THREAD)) {
         return -1;
     }
-    int64_t pause_ns = 1000000;
-    for (;;) {
-        int status = real_pthread_mutex_trylock()(mutex);
-        if (status != EBUSY) {
-            return status;
-        }
-        if (deadline_ns > 0 && shim_remaining(deadline_ns) == 0) {
-            return ETIMEDOUT;
-        }
-        if (gevent_shim_sleep(pause_ns) == GEVENT_SHIM_CANNOT_WAIT) {
-            return -1;
-        }
-        pause_ns = pause_ns < 16000000 ? pause_ns * 2 : pause_ns;
-    }
+    return shim_poll_cooperatively(try_kept_mutex, mutex, deadline_ns, 16000000);
 }
 
 SHIM_EXPORT int pthread_mutex_lock(pthread_mutex_t *mutex) {

@@ -673,12 +673,11 @@ SHIM_HIDDEN int64_t shim_deadline_on_clock(clockid_t clock, const struct timespe
     return left <= 0 ? mono : (left > INT64_MAX - mono ? INT64_MAX : mono + left);
 }
 
-/// Joins an OS thread from a greenlet without blocking the hub: glibc's tryjoin, with cooperative sleeps
-/// between tries (glibc offers nothing to wait on).
-static int join_os_thread(pthread_t handle, void **value, int64_t deadline_ns) {
+SHIM_HIDDEN int shim_poll_cooperatively(int (*attempt)(void *), void *context, int64_t deadline_ns,
+                                        int64_t longest_pause_ns) {
     int64_t pause_ns = 1000000;
     for (;;) {
-        int status = real_pthread_tryjoin_np()(handle, value);
+        int status = attempt(context);
         if (status != EBUSY) {
             return status;
         }
@@ -688,8 +687,24 @@ static int join_os_thread(pthread_t handle, void **value, int64_t deadline_ns) {
         if (gevent_shim_sleep(pause_ns) == GEVENT_SHIM_CANNOT_WAIT) {
             return -1;
         }
-        pause_ns = pause_ns < 50000000 ? pause_ns * 2 : pause_ns;
+        pause_ns = pause_ns < longest_pause_ns ? pause_ns * 2 : pause_ns;
     }
+}
+
+typedef struct os_thread_join {
+    pthread_t handle;
+    void **value;
+} os_thread_join_t;
+
+static int try_join_os_thread(void *context) {
+    os_thread_join_t *join = context;
+    return real_pthread_tryjoin_np()(join->handle, join->value);
+}
+
+/// Joins an OS thread from a greenlet without blocking the hub (glibc offers nothing to wait on).
+static int join_os_thread(pthread_t handle, void **value, int64_t deadline_ns) {
+    os_thread_join_t join = {handle, value};
+    return shim_poll_cooperatively(try_join_os_thread, &join, deadline_ns, 50000000);
 }
 
 SHIM_EXPORT int pthread_join(pthread_t handle, void **value) {

@@ -15,18 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(condition)                                                                                               \
-    do {                                                                                                               \
-        if (!(condition)) {                                                                                            \
-            printf("FAILED line %d: %s\n", __LINE__, #condition);                                                      \
-            fflush(stdout);                                                                                            \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-
-static void sleep_ms(int ms) {
-    usleep((useconds_t)ms * 1000);
-}
+#include "pthread_fixture.h"
 
 // Joinable threads with values: they sleep different times and finish out of order.
 static void *square(void *argument) {
@@ -130,21 +119,6 @@ static void *outlives_main(void *argument) {
     printf("the last thread ends after main called pthread_exit\n");
     fflush(stdout);
     return NULL;
-}
-
-static int os_threads(void) {
-    FILE *status = fopen("/proc/self/status", "r");
-    char line[256];
-    int threads = -1;
-    while (status != NULL && fgets(line, sizeof(line), status) != NULL) {
-        if (sscanf(line, "Threads: %d", &threads) == 1) {
-            break;
-        }
-    }
-    if (status != NULL) {
-        fclose(status);
-    }
-    return threads;
 }
 
 int main(void) {

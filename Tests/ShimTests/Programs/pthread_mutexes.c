@@ -11,18 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHECK(condition)                                                                                               \
-    do {                                                                                                               \
-        if (!(condition)) {                                                                                            \
-            printf("FAILED line %d: %s\n", __LINE__, #condition);                                                      \
-            fflush(stdout);                                                                                            \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-
-static void sleep_ms(int ms) {
-    usleep((useconds_t)ms * 1000);
-}
+#include "pthread_fixture.h"
 
 static struct timespec in_ms(clockid_t clock, int ms) {
     struct timespec when;

@@ -23,27 +23,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pthread_fixture.h"
+
 static void raise_fd_limit(void) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
         limit.rlim_cur = limit.rlim_max;
         setrlimit(RLIMIT_NOFILE, &limit);
     }
-}
-
-static int os_threads(void) {
-    FILE *status = fopen("/proc/self/status", "r");
-    char line[256];
-    int threads = -1;
-    while (status != NULL && fgets(line, sizeof(line), status) != NULL) {
-        if (sscanf(line, "Threads: %d", &threads) == 1) {
-            break;
-        }
-    }
-    if (status != NULL) {
-        fclose(status);
-    }
-    return threads;
 }
 
 // MARK: - Server
