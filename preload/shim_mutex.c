@@ -171,6 +171,14 @@ SHIM_EXPORT int pthread_mutex_unlock(pthread_mutex_t *mutex) {
     return 0;
 }
 
+SHIM_EXPORT int gevent_shim_real_mutex_lock(pthread_mutex_t *mutex) {
+    return real_pthread_mutex_lock()(mutex);
+}
+
+SHIM_EXPORT int gevent_shim_real_mutex_unlock(pthread_mutex_t *mutex) {
+    return real_pthread_mutex_unlock()(mutex);
+}
+
 // MARK: - pthread_once
 
 // glibc's states (0 never run, 1 in progress, 2 done); while patched, an initialiser in progress also names

@@ -48,6 +48,42 @@ struct ThreadAreaTests {
         #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
+    /// Condition variables: producers and consumers on a one-slot buffer, a broadcast to eight waiters,
+    /// main waiting on a condition variable for its workers, timed waits on both clocks. Under glibc's
+    /// waits, the first greenlet-thread to wait would stop its whole OS thread.
+    @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
+    func conditionVariablesParkTheGreenletThreadThatWaits(_ flags: [String]) throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("pthread_conds.c", into: directory, flags: flags)
+        let plain = try runProcess(["timeout", "30", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        #expect(plain.standardOutput.hasPrefix("4 producers, 4 consumers, one slot: 100 items, sum 26300\n"))
+        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+    }
+
+    /// A binary bound to glibc's pre-NPTL condition-variable versions (`pthread_cond_*@GLIBC_2.2.5`, x86_64)
+    /// runs unchanged under gevent-run, with `thread` patched or not: every one of its calls reaches the
+    /// same implementation, none glibc's compatibility code.
+    @Test func aBinaryBoundToTheOldConditionVariableABIRunsUnchanged() throws {
+        #if arch(x86_64)
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("pthread_conds.c", into: directory, flags: ["-DOLD_ABI"])
+        let symbols = try runProcess(["objdump", "-T", executable])
+        #expect(symbols.standardOutput.contains("(GLIBC_2.2.5) pthread_cond_wait"), "\(symbols.standardOutput)")
+        let plain = try runProcess(["timeout", "30", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        for areas in ["all", "all,thread"] {
+            let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", areas, "--", executable])
+            #expect(preloaded.status == 0, "--patch \(areas): \(preloaded.standardError)")
+            #expect(preloaded.standardOutput == plain.standardOutput, "--patch \(areas)")
+        }
+        #endif
+    }
+
     /// A pure spin on an atomic flag is out of the shim's reach (it makes no call): the monitor thread
     /// reports it and names the spinning thread's start routine. The run is ended by `timeout`.
     @Test func theMonitorNamesAPthreadThatSpins() throws {

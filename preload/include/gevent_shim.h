@@ -7,6 +7,7 @@
 #ifndef GEVENT_SHIM_H
 #define GEVENT_SHIM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -129,6 +130,16 @@ void gevent_shim_describe_code(const void *address, char *buffer, size_t length)
 /// pthread_create as glibc implements it, past the thread area: for threads the runtime itself starts (the
 /// thread pool's workers, the monitor), which must stay OS threads whoever starts them.
 int gevent_shim_real_pthread_create(void *thread, const void *attributes, void *(*start)(void *), void *argument);
+
+/// glibc's own mutex and condition-variable functions, past the thread area: for the runtime's locks
+/// (NativeCondition), which OS threads wait on and which must never park a greenlet inside the runtime.
+/// Any thread.
+int gevent_shim_real_mutex_lock(pthread_mutex_t *mutex);
+int gevent_shim_real_mutex_unlock(pthread_mutex_t *mutex);
+int gevent_shim_real_cond_wait(pthread_cond_t *condition, pthread_mutex_t *mutex);
+int gevent_shim_real_cond_timedwait(pthread_cond_t *condition, pthread_mutex_t *mutex, const struct timespec *when);
+int gevent_shim_real_cond_signal(pthread_cond_t *condition);
+int gevent_shim_real_cond_broadcast(pthread_cond_t *condition);
 
 /// Counters for tests: how many times an interposer made a call cooperative (went to the hub), by area.
 uint64_t gevent_shim_cooperative_calls(void);

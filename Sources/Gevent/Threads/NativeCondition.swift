@@ -1,3 +1,4 @@
+import CGeventShim
 import CLibev
 
 #if canImport(Glibc)
@@ -9,7 +10,9 @@ import CLibev
 /// A pthread mutex with one condition variable on the monotonic clock: how OS threads without a hub wait
 /// (ThreadPool workers, and threads without a hub that wait on an Event, AsyncResult or Semaphore).
 ///
-/// The pthread objects live in their own allocations because pthreads forbids moving them.
+/// The pthread objects live in their own allocations because pthreads forbids moving them. They are locked
+/// and waited on through glibc's own functions, past the `thread` area's hooks: a greenlet must never park
+/// inside the runtime.
 final class NativeCondition {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
@@ -47,11 +50,11 @@ final class NativeCondition {
     }
 
     func lock() {
-        pthread_mutex_lock(mutex)
+        gevent_shim_real_mutex_lock(mutex)
     }
 
     func unlock() {
-        pthread_mutex_unlock(mutex)
+        gevent_shim_real_mutex_unlock(mutex)
     }
 
     func withLock<R>(_ body: () throws -> R) rethrows -> R {
@@ -65,21 +68,21 @@ final class NativeCondition {
     /// Spurious wake-ups return `true`: callers re-check their condition.
     func wait(until deadline: Int64?) -> Bool {
         guard let deadline else {
-            pthread_cond_wait(condition, mutex)
+            gevent_shim_real_cond_wait(condition, mutex)
             return true
         }
         var time = timespec()
         time.tv_sec = Int(deadline / 1_000_000_000)
         time.tv_nsec = Int(deadline % 1_000_000_000)
-        return pthread_cond_timedwait(condition, mutex, &time) != ETIMEDOUT
+        return gevent_shim_real_cond_timedwait(condition, mutex, &time) != ETIMEDOUT
     }
 
     func signal() {
-        pthread_cond_signal(condition)
+        gevent_shim_real_cond_signal(condition)
     }
 
     func broadcast() {
-        pthread_cond_broadcast(condition)
+        gevent_shim_real_cond_broadcast(condition)
     }
 }
 
