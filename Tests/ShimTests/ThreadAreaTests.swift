@@ -48,17 +48,24 @@ struct ThreadAreaTests {
         #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
-    /// Condition variables: producers and consumers on a one-slot buffer, a broadcast to eight waiters,
-    /// main waiting on a condition variable for its workers, timed waits on both clocks. Under glibc's
-    /// waits, the first greenlet-thread to wait would stop its whole OS thread.
-    @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
-    func conditionVariablesParkTheGreenletThreadThatWaits(_ flags: [String]) throws {
+    /// Condition variables (producers and consumers on a one-slot buffer, a broadcast to eight waiters,
+    /// main waiting on a condition variable for its workers, timed waits on both clocks) and semaphores (as
+    /// a lock held across a sleep, as an item count, timed waits). Under glibc's waits, the first
+    /// greenlet-thread to wait would stop its whole OS thread.
+    @Test(
+        arguments: ["pthread_conds.c", "pthread_sems.c"],
+        [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]]
+    )
+    func waitsParkTheGreenletThreadThatWaits(_ program: String, _ flags: [String]) throws {
         guard let geventRun = geventRunNextToLibrary() else { return }
         let directory = try TemporaryDirectory()
-        let executable = try compileProgram("pthread_conds.c", into: directory, flags: flags)
+        let executable = try compileProgram(program, into: directory, flags: flags)
         let plain = try runProcess(["timeout", "30", executable])
         try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
-        #expect(plain.standardOutput.hasPrefix("4 producers, 4 consumers, one slot: 100 items, sum 26300\n"))
+        #expect(
+            plain.standardOutput.hasPrefix("4 producers, 4 consumers, one slot: 100 items, sum 26300\n")
+                || plain.standardOutput.hasPrefix("8 threads x 5 increments that sleep holding the semaphore: 40\n")
+        )
         let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
         #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
         #expect(preloaded.standardOutput == plain.standardOutput)
@@ -82,6 +89,35 @@ struct ThreadAreaTests {
             #expect(preloaded.standardOutput == plain.standardOutput, "--patch \(areas)")
         }
         #endif
+    }
+
+    /// CPython's `http.server.ThreadingHTTPServer`, unmodified, with a handler that sleeps 300 ms: a thread
+    /// per request, its GIL a mutex and a condition variable, its locks semaphores, its sleeps
+    /// `clock_nanosleep`. 500 clients at once (a client that is not preloaded) are all answered while the
+    /// process has one OS thread.
+    @Test func cpythonsThreadingHTTPServerServesFiveHundredClientsOnOneOSThread() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let programs = packageRoot + "/Tests/ShimTests/Programs/"
+        let directory = try TemporaryDirectory()
+        let script = """
+            timeout 120 "$1" --patch all,thread -- python3 "$2/threading_http_server.py" 500 > "$3" &
+            server=$!
+            port=
+            for attempt in $(seq 200); do
+                port=$(sed -n 's/^port //p' "$3")
+                [ -n "$port" ] && break
+                sleep 0.05
+            done
+            [ -n "$port" ] || { echo "the server printed no port" >&2; exit 1; }
+            timeout 120 python3 "$2/threading_http_client.py" "$port" 500 || exit 1
+            wait "$server"
+            """
+        let output = directory.path + "/server.out"
+        let run = try runProcess(["sh", "-c", script, "sh", geventRun, programs, output])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "500 of 500 replies correct\n")
+        let served = try readFile(output)
+        #expect(served.hasSuffix("answered 500 requests; most OS threads while serving: 1\n"), "server: \(served)")
     }
 
     /// A pure spin on an atomic flag is out of the shim's reach (it makes no call): the monitor thread
