@@ -70,9 +70,8 @@ static int take(sem_t *handle, int64_t deadline_ns) {
             continue;
         }
         // Take a token and stop counting as a waiter in one step.
-        if (atomic_compare_exchange_weak_explicit(&semaphore->data, &data,
-                                                  data - 1 - ((uint64_t)1 << NWAITERS_SHIFT), memory_order_acquire,
-                                                  memory_order_relaxed)) {
+        if (atomic_compare_exchange_weak_explicit(&semaphore->data, &data, data - 1 - ((uint64_t)1 << NWAITERS_SHIFT),
+                                                  memory_order_acquire, memory_order_relaxed)) {
             return 0;
         }
     }

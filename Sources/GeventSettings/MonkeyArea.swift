@@ -21,8 +21,8 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
     case select
     /// pthreads as greenlets: `pthread_create` from a greenlet (or from the main thread of a program
     /// without a hub, which then gets one) starts a greenlet of that hub; joins, keys, `pthread_exit`,
-    /// `sched_yield`, mutexes, condition variables, semaphores, `pthread_once`, spin locks and every
-    /// function that takes a `pthread_t` know those threads. Not yet: rwlocks, barriers, C++ static guards,
+    /// `sched_yield`, mutexes, condition variables, semaphores, read-write locks, `pthread_once`, spin locks
+    /// and every function that takes a `pthread_t` know those threads. Not yet: barriers, C++ static guards,
     /// `flockfile` (a greenlet-thread that blocks in one while another of its OS thread holds or must
     /// release it blocks that thread), so `all` leaves it out.
     case thread

@@ -48,12 +48,21 @@ struct ThreadAreaTests {
         #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
+    /// The first line each wait program prints when the waits exclude as they should.
+    static let firstLines = [
+        "pthread_conds.c": "4 producers, 4 consumers, one slot: 100 items, sum 26300\n",
+        "pthread_sems.c": "8 threads x 5 increments that sleep holding the semaphore: 40\n",
+        "pthread_rwlocks.c":
+            "4 writers x 5 increments that sleep under the write lock: 20; moves seen under a read lock: 0\n",
+    ]
+
     /// Condition variables (producers and consumers on a one-slot buffer, a broadcast to eight waiters,
-    /// main waiting on a condition variable for its workers, timed waits on both clocks) and semaphores (as
-    /// a lock held across a sleep, as an item count, timed waits). Under glibc's waits, the first
-    /// greenlet-thread to wait would stop its whole OS thread.
+    /// main waiting on a condition variable for its workers, timed waits on both clocks), semaphores (as a
+    /// lock held across a sleep, as an item count, timed waits) and read-write locks (held across sleeps,
+    /// sharing, exclusion, EDEADLK, timed locks). Under glibc's waits, the first greenlet-thread to wait
+    /// would stop its whole OS thread.
     @Test(
-        arguments: ["pthread_conds.c", "pthread_sems.c"],
+        arguments: ["pthread_conds.c", "pthread_sems.c", "pthread_rwlocks.c"],
         [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]]
     )
     func waitsParkTheGreenletThreadThatWaits(_ program: String, _ flags: [String]) throws {
@@ -62,10 +71,7 @@ struct ThreadAreaTests {
         let executable = try compileProgram(program, into: directory, flags: flags)
         let plain = try runProcess(["timeout", "30", executable])
         try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
-        #expect(
-            plain.standardOutput.hasPrefix("4 producers, 4 consumers, one slot: 100 items, sum 26300\n")
-                || plain.standardOutput.hasPrefix("8 threads x 5 increments that sleep holding the semaphore: 40\n")
-        )
+        #expect(plain.standardOutput.hasPrefix(Self.firstLines[program]!))
         let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
         #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
         #expect(preloaded.standardOutput == plain.standardOutput)

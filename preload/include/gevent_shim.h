@@ -23,8 +23,8 @@ enum {
     GEVENT_SHIM_AREA_TIME = 1u << 2,   ///< sleep, usleep, nanosleep, clock_nanosleep
     GEVENT_SHIM_AREA_SELECT = 1u << 3, ///< poll, ppoll, select, pselect
     GEVENT_SHIM_AREA_THREAD = 1u << 4, ///< pthread_create from a greenlet starts a greenlet (opt-in)
-    /// What `all` stands for: every area whose coverage is complete. `thread` joins it once rwlocks,
-    /// barriers and C++ static guards are owned by greenlets too.
+    /// What `all` stands for: every area whose coverage is complete. `thread` joins it once barriers, C++
+    /// static guards and stdio's FILE locks are owned by greenlets too.
     GEVENT_SHIM_AREA_ALL =
         GEVENT_SHIM_AREA_SOCKET | GEVENT_SHIM_AREA_DNS | GEVENT_SHIM_AREA_TIME | GEVENT_SHIM_AREA_SELECT,
     GEVENT_SHIM_AREA_EVERY = (1u << 5) - 1, ///< every area there is

@@ -13,8 +13,8 @@ extension Monkey {
     /// - `time`: `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` as hub timers.
     /// - `select`: `poll`, `ppoll`, `select`, `pselect`.
     /// - `thread`: `pthread_create` from a greenlet starts a greenlet of its hub (joins, keys,
-    ///   `pthread_exit`, `sched_yield`, mutexes, condition variables, semaphores, `pthread_once` follow);
-    ///   rwlocks and barriers do not yet, so `all` leaves it out. Threads the runtime starts (the thread pool's, the monitor's) stay OS
+    ///   `pthread_exit`, `sched_yield`, mutexes, condition variables, semaphores, read-write locks,
+    ///   `pthread_once` follow); barriers and C++ static guards do not yet, so `all` leaves it out. Threads the runtime starts (the thread pool's, the monitor's) stay OS
     ///   threads.
     public typealias Area = MonkeyArea
 }
