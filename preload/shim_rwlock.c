@@ -139,8 +139,7 @@ static int write_lock(pthread_rwlock_t *lock, int64_t deadline_ns) {
         }
         wait_for_change(lock, state, deadline_ns);
     }
-    if (counted && atomic_fetch_sub_explicit(waiting_writers_of(lock), 1, memory_order_acq_rel) == 1 &&
-        status != 0) {
+    if (counted && atomic_fetch_sub_explicit(waiting_writers_of(lock), 1, memory_order_acq_rel) == 1 && status != 0) {
         // Readers that let this writer go first wait for the count to drop.
         wake_waiters(lock);
     }

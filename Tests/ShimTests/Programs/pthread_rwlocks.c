@@ -117,8 +117,8 @@ int main(void) {
     for (int i = 0; i < 8; i++) {
         CHECK(pthread_join(threads[i], NULL) == 0);
     }
-    printf("4 writers x 5 increments that sleep under the write lock: %d; moves seen under a read lock: %d\n",
-           counter, moved_under_read_lock);
+    printf("4 writers x 5 increments that sleep under the write lock: %d; moves seen under a read lock: %d\n", counter,
+           moved_under_read_lock);
 
     CHECK(pthread_rwlock_init(&lock, NULL) == 0);
     CHECK(pthread_create(&threads[0], NULL, first, NULL) == 0);
