@@ -29,6 +29,17 @@ SHIM_HIDDEN void *shim_resolve_late(const char *name) {
     return next_symbol(name);
 }
 
+SHIM_HIDDEN void *shim_resolve_intercepted(const char *name) {
+    char interceptor[96];
+    if (snprintf(interceptor, sizeof(interceptor), "__interceptor_%s", name) < (int)sizeof(interceptor)) {
+        void *function = dlsym(RTLD_DEFAULT, interceptor);
+        if (function != NULL) {
+            return function;
+        }
+    }
+    return next_symbol(name);
+}
+
 // A forked child shares its parent's event loop (the epoll instance) until something re-initialises the
 // hub, so the child must not wait through it: it stops patching, and its calls pass through.
 static void shim_after_fork_in_child(void) {
