@@ -14,6 +14,10 @@
 // compatibility code, which reads the object differently.
 #include "shim.h"
 
+// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+
 #include <limits.h>
 #include <pthread.h>
 
@@ -147,3 +151,5 @@ SHIM_EXPORT int gevent_shim_real_cond_signal(pthread_cond_t *condition) {
 SHIM_EXPORT int gevent_shim_real_cond_broadcast(pthread_cond_t *condition) {
     return real_pthread_cond_broadcast()(condition);
 }
+
+#pragma clang attribute pop

@@ -16,7 +16,9 @@ SHIM_HIDDEN _Atomic uint64_t shim_cooperative_count;
 SHIM_HIDDEN SHIM_TLS void *shim_tls_cached_hub;
 SHIM_HIDDEN SHIM_TLS void *shim_tls_cached_hub_context;
 
-static void *next_symbol(const char *name) {
+// Not instrumented by sanitizers: the thread area's hooks resolve through these from ThreadSanitizer's own
+// initialisation.
+__attribute__((disable_sanitizer_instrumentation)) static void *next_symbol(const char *name) {
     return dlsym(RTLD_NEXT, name);
 }
 
@@ -25,18 +27,7 @@ static void *next_versioned_symbol(const char *name, const char *version) {
     return symbol ? symbol : dlsym(RTLD_NEXT, name);
 }
 
-SHIM_HIDDEN void *shim_resolve_late(const char *name) {
-    return next_symbol(name);
-}
-
-SHIM_HIDDEN void *shim_resolve_intercepted(const char *name) {
-    char interceptor[96];
-    if (snprintf(interceptor, sizeof(interceptor), "__interceptor_%s", name) < (int)sizeof(interceptor)) {
-        void *function = dlsym(RTLD_DEFAULT, interceptor);
-        if (function != NULL) {
-            return function;
-        }
-    }
+__attribute__((disable_sanitizer_instrumentation)) SHIM_HIDDEN void *shim_resolve_late(const char *name) {
     return next_symbol(name);
 }
 

@@ -14,6 +14,10 @@
 // cooperative sleeps between real trylocks.
 #include "shim.h"
 
+// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+
 #include <limits.h>
 #include <pthread.h>
 
@@ -243,3 +247,5 @@ SHIM_EXPORT int pthread_spin_lock(pthread_spinlock_t *lock) {
     }
     return status;
 }
+
+#pragma clang attribute pop

@@ -9,6 +9,10 @@
 // glibc keeps them per OS thread, which every greenlet of the thread shares.
 #include "shim.h"
 
+// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+
 #include <dlfcn.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -922,3 +926,5 @@ SHIM_EXPORT int sched_yield(void) {
     }
     return (int)syscall(SYS_sched_yield);
 }
+
+#pragma clang attribute pop
