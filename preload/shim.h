@@ -95,18 +95,15 @@ SHIM_HIDDEN extern struct shim_real shim_real;
 
 /// Defines `real_NAME()`, the next definition of libc function NAME, resolved on first use: for functions
 /// that libraries call from their own constructors, which can run before ours. In a program built with a
-/// sanitizer, that is the sanitizer's interceptor (`__interceptor_NAME`, a weak reference here, so finding
-/// it needs no lookup that could allocate inside a malloc's lock), which our definition displaces in the
-/// executable: a thread or a lock the sanitizer never saw would make it report leaks and races that are
+/// sanitizer, that is the sanitizer's interceptor (`__interceptor_NAME`), which our definition displaces in
+/// the executable: a thread or a lock the sanitizer never saw would make it report leaks and races that are
 /// not there.
 #define SHIM_REAL(name)                                                                                                \
-    extern __typeof__(name) __interceptor_##name __attribute__((weak));                                                \
     static __typeof__(name) *real_##name(void) {                                                                       \
         static __typeof__(name) *_Atomic resolved;                                                                     \
         __typeof__(name) *function = atomic_load_explicit(&resolved, memory_order_relaxed);                            \
         if (SHIM_UNLIKELY(function == NULL)) {                                                                         \
-            function =                                                                                                 \
-                __interceptor_##name != NULL ? __interceptor_##name : (__typeof__(name) *)shim_resolve_late(#name);    \
+            function = (__typeof__(name) *)shim_resolve_intercepted(#name);                                            \
             atomic_store_explicit(&resolved, function, memory_order_relaxed);                                          \
         }                                                                                                              \
         return function;                                                                                               \
@@ -116,6 +113,11 @@ SHIM_HIDDEN extern struct shim_real shim_real;
 /// constructor before ours ran). Only for functions with no syscall equivalent (the resolver's), which
 /// allocate anyway.
 SHIM_HIDDEN void *shim_resolve_late(const char *name);
+
+/// A sanitizer's interceptor of `name` when the program has one, else shim_resolve_late(name). A lookup that
+/// fails allocates its error message; a malloc that locks through one of our hooks (jemalloc) comes back
+/// here, and that nested call takes shim_resolve_late's lookup, which succeeds without allocating.
+SHIM_HIDDEN void *shim_resolve_intercepted(const char *name);
 
 // MARK: - The pass-through decision
 

@@ -14,9 +14,11 @@
 // compatibility code, which reads the object differently.
 #include "shim.h"
 
-// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// Not instrumented by ThreadSanitizer, which calls some of these hooks (pthread_key_create,
 // pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#endif
 
 #include <limits.h>
 #include <pthread.h>
@@ -152,4 +154,6 @@ SHIM_EXPORT int gevent_shim_real_cond_broadcast(pthread_cond_t *condition) {
     return real_pthread_cond_broadcast()(condition);
 }
 
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute pop
+#endif

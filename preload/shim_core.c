@@ -31,6 +31,22 @@ __attribute__((disable_sanitizer_instrumentation)) SHIM_HIDDEN void *shim_resolv
     return next_symbol(name);
 }
 
+static SHIM_TLS bool resolving_interceptor;
+
+__attribute__((disable_sanitizer_instrumentation)) SHIM_HIDDEN void *shim_resolve_intercepted(const char *name) {
+    if (resolving_interceptor) {
+        return next_symbol(name);
+    }
+    resolving_interceptor = true;
+    char interceptor[96];
+    void *function = NULL;
+    if (snprintf(interceptor, sizeof(interceptor), "__interceptor_%s", name) < (int)sizeof(interceptor)) {
+        function = dlsym(RTLD_DEFAULT, interceptor);
+    }
+    resolving_interceptor = false;
+    return function != NULL ? function : next_symbol(name);
+}
+
 // A forked child shares its parent's event loop (the epoll instance) until something re-initialises the
 // hub, so the child must not wait through it: it stops patching, and its calls pass through.
 static void shim_after_fork_in_child(void) {

@@ -14,9 +14,11 @@
 // cooperative sleeps between real trylocks.
 #include "shim.h"
 
-// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// Not instrumented by ThreadSanitizer, which calls some of these hooks (pthread_key_create,
 // pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#endif
 
 #include <limits.h>
 #include <pthread.h>
@@ -248,4 +250,6 @@ SHIM_EXPORT int pthread_spin_lock(pthread_spinlock_t *lock) {
     return status;
 }
 
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute pop
+#endif

@@ -9,9 +9,11 @@
 // makes no syscall. Process-shared locks stay glibc's.
 #include "shim.h"
 
-// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// Not instrumented by ThreadSanitizer, which calls some of these hooks (pthread_key_create,
 // pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#endif
 
 #include <limits.h>
 #include <pthread.h>
@@ -217,4 +219,6 @@ SHIM_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *lock) {
     return 0;
 }
 
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute pop
+#endif

@@ -7,9 +7,11 @@
 // cooperative sleeps between sem_trywait calls.
 #include "shim.h"
 
-// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// Not instrumented by ThreadSanitizer, which calls some of these hooks (pthread_key_create,
 // pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#endif
 
 #include <limits.h>
 #include <semaphore.h>
@@ -155,4 +157,6 @@ SHIM_EXPORT int sem_post(sem_t *handle) {
     return 0;
 }
 
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute pop
+#endif

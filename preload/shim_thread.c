@@ -9,9 +9,11 @@
 // glibc keeps them per OS thread, which every greenlet of the thread shares.
 #include "shim.h"
 
-// Not instrumented by sanitizers: ThreadSanitizer calls some of these hooks (pthread_key_create,
+// Not instrumented by ThreadSanitizer, which calls some of these hooks (pthread_key_create,
 // pthread_getattr_np, the mutexes) from its own initialisation, before instrumented code may run.
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute push(__attribute__((disable_sanitizer_instrumentation)), apply_to = function)
+#endif
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -927,4 +929,6 @@ SHIM_EXPORT int sched_yield(void) {
     return (int)syscall(SYS_sched_yield);
 }
 
+#if defined(__has_feature) && __has_feature(thread_sanitizer)
 #pragma clang attribute pop
+#endif
