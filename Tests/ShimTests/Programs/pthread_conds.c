@@ -20,17 +20,6 @@ __asm__(".symver pthread_cond_signal,pthread_cond_signal@GLIBC_2.2.5");
 __asm__(".symver pthread_cond_broadcast,pthread_cond_broadcast@GLIBC_2.2.5");
 #endif
 
-static struct timespec in_ms(clockid_t clock, int ms) {
-    struct timespec when;
-    clock_gettime(clock, &when);
-    when.tv_nsec += (long)ms * 1000000L;
-    while (when.tv_nsec >= 1000000000L) {
-        when.tv_sec++;
-        when.tv_nsec -= 1000000000L;
-    }
-    return when;
-}
-
 // A one-slot buffer: producers wait for it to empty, consumers for it to fill.
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t slot_empty = PTHREAD_COND_INITIALIZER;

@@ -13,30 +13,6 @@
 
 #include "pthread_fixture.h"
 
-static struct timespec in_ms(clockid_t clock, int ms) {
-    struct timespec when;
-    clock_gettime(clock, &when);
-    when.tv_nsec += (long)ms * 1000000L;
-    while (when.tv_nsec >= 1000000000L) {
-        when.tv_sec++;
-        when.tv_nsec -= 1000000000L;
-    }
-    return when;
-}
-
-// Two threads take turns through pipes (blocking reads: cooperative under gevent-run), so what each sees
-// does not depend on how long the other took to get there.
-static int turn_a[2], turn_b[2];
-
-static void hand_over(int *turn) {
-    CHECK(write(turn[1], "x", 1) == 1);
-}
-
-static void wait_for(int *turn) {
-    char byte;
-    CHECK(read(turn[0], &byte, 1) == 1);
-}
-
 // A counter whose increment sleeps while the mutex is held: lost updates unless the mutex excludes.
 static pthread_mutex_t counter_lock = PTHREAD_MUTEX_INITIALIZER;
 static int counter;

@@ -10,28 +10,6 @@
 
 #include "pthread_fixture.h"
 
-static struct timespec in_ms(clockid_t clock, int ms) {
-    struct timespec when;
-    clock_gettime(clock, &when);
-    when.tv_nsec += (long)ms * 1000000L;
-    while (when.tv_nsec >= 1000000000L) {
-        when.tv_sec++;
-        when.tv_nsec -= 1000000000L;
-    }
-    return when;
-}
-
-static int turn_a[2], turn_b[2];
-
-static void hand_over(int *turn) {
-    CHECK(write(turn[1], "x", 1) == 1);
-}
-
-static void wait_for(int *turn) {
-    char byte;
-    CHECK(read(turn[0], &byte, 1) == 1);
-}
-
 // Writers increment a counter with a sleep inside the write lock; readers check that it does not move
 // while they hold the read lock across a sleep.
 static pthread_rwlock_t counter_lock = PTHREAD_RWLOCK_INITIALIZER;

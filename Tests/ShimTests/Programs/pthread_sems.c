@@ -11,17 +11,6 @@
 
 #include "pthread_fixture.h"
 
-static struct timespec in_ms(clockid_t clock, int ms) {
-    struct timespec when;
-    clock_gettime(clock, &when);
-    when.tv_nsec += (long)ms * 1000000L;
-    while (when.tv_nsec >= 1000000000L) {
-        when.tv_sec++;
-        when.tv_nsec -= 1000000000L;
-    }
-    return when;
-}
-
 // A semaphore of one as a lock held across a sleep: lost updates unless it excludes.
 static sem_t lock;
 static int counter;
