@@ -42,13 +42,14 @@ static inline _Atomic uint32_t *value_word(glibc_semaphore_t *semaphore) {
     return (_Atomic uint32_t *)(void *)&semaphore->data;
 }
 
-/// Whether this call is ours: `thread` is patched and the semaphore is process-private (glibc sets
-/// FUTEX_PRIVATE_FLAG, 128, for those).
+/// Whether this call is ours: `thread` is patched and the semaphore is process-private. glibc stores its
+/// FUTEX_PRIVATE (0) in `private_flag` for those and FUTEX_SHARED (FUTEX_PRIVATE_FLAG, 128) for
+/// process-shared ones, the value it XORs into the futex operation.
 static inline bool handled_here(sem_t *semaphore) {
     if (SHIM_LIKELY(!(atomic_load_explicit(&shim_patched_mask, memory_order_relaxed) & GEVENT_SHIM_AREA_THREAD))) {
         return false;
     }
-    return layout_of(semaphore)->private_flag != 0;
+    return layout_of(semaphore)->private_flag == 0;
 }
 
 /// Takes a token, waiting until `deadline_ns` (monotonic, 0 = none). Returns 0 or an errno value.
