@@ -350,6 +350,10 @@ static inline int shim_sys_nanosleep(const struct timespec *req, struct timespec
 /// spuriously), ETIMEDOUT at `deadline_ns` (monotonic, 0 = none).
 SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns, bool cooperative);
 
+/// shim_word_wait's park alone: -1 at once when the caller is no greenlet that can park (or `thread` is not
+/// patched), for a caller that waits some other way then.
+SHIM_HIDDEN int shim_word_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns);
+
 /// Wakes up to `count` greenlets parked on `word`, and as many futex waiters.
 SHIM_HIDDEN void shim_word_wake(_Atomic uint32_t *word, int count);
 

@@ -1,10 +1,13 @@
-// swift-gevent: poll, ppoll, select, pselect. The real call with a zero timeout answers first (so results,
-// revents and errors are libc's own); only when nothing is ready does the greenlet wait on the hub for any
-// of the fds, then asks the real call again.
+// swift-gevent: poll, ppoll, select, pselect, epoll_wait, epoll_pwait, epoll_pwait2. The real call with a
+// zero timeout answers first (so results, revents and errors are libc's own); only when nothing is ready
+// does the greenlet wait on the hub for any of the fds (for epoll: the epoll fd, readable while it has
+// events to report), then asks the real call again. Event loops of their own (libev, libevent, asyncio,
+// Python gevent) wait in epoll: waiting cooperatively there lets greenlet-threads run meanwhile.
 #include "shim.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 /// How long one wait may last when some fd asks only for conditions libev cannot watch (POLLPRI alone, or
 /// no events: only POLLHUP/POLLERR): those are re-polled at this interval instead.
@@ -313,4 +316,81 @@ SHIM_EXPORT int pselect(int nfds, fd_set *readfds, fd_set *writefds, fd_set *exc
     }
     int64_t ns = timeout ? shim_timespec_ns(timeout) : -1;
     return cooperative_select(nfds, readfds, writefds, exceptfds, ns, sigmask, probe_pselect, NULL);
+}
+
+// MARK: - epoll
+
+SHIM_REAL(epoll_pwait)
+SHIM_REAL(epoll_pwait2)
+
+/// epoll_pwait2 through libc (glibc 2.35) or the syscall, which has no libc wrapper before it.
+static int call_epoll_pwait2(int epfd, struct epoll_event *events, int maxevents, const struct timespec *timeout,
+                             const sigset_t *sigmask) {
+    __typeof__(epoll_pwait2) *function = real_epoll_pwait2();
+    if (function != NULL) {
+        return function(epfd, events, maxevents, timeout, sigmask);
+    }
+    return (int)syscall(SYS_epoll_pwait2, epfd, events, maxevents, timeout, sigmask, (size_t)(_NSIG / 8));
+}
+
+/// The cooperative epoll wait: probe, wait for the epoll fd, probe again. `sigmask` applies to the probes
+/// only, as for ppoll.
+static int cooperative_epoll(int epfd, struct epoll_event *events, int maxevents, int64_t timeout_ns,
+                             const sigset_t *sigmask) {
+    const struct timespec zero = {0, 0};
+    int saved = errno;
+    int64_t deadline = timeout_ns < 0 ? 0 : shim_deadline(timeout_ns > 0 ? timeout_ns : -1);
+    struct pollfd watched = {.fd = epfd, .events = POLLIN};
+    for (;;) {
+        int ready = call_epoll_pwait2(epfd, events, maxevents, &zero, sigmask);
+        if (ready != 0) {
+            if (ready > 0) {
+                errno = saved;
+            }
+            return ready; // events, or the real call's error (EBADF, EINVAL, EFAULT) with its errno
+        }
+        if (deadline != 0 && shim_remaining(deadline) == 0) {
+            errno = saved;
+            return 0;
+        }
+        int code = shim_wait_pollfds(&watched, 1, deadline);
+        switch (code) {
+        case GEVENT_SHIM_READY:
+        case GEVENT_SHIM_CLOSED:
+        case GEVENT_SHIM_TIMED_OUT:
+            continue;
+        case GEVENT_SHIM_CANNOT_WAIT: {
+            int64_t left = shim_remaining(deadline);
+            struct timespec ts = {left / 1000000000LL, left % 1000000000LL};
+            return call_epoll_pwait2(epfd, events, maxevents, left < 0 ? NULL : &ts, sigmask);
+        }
+        default:
+            errno = shim_wait_errno(code);
+            return -1;
+        }
+    }
+}
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+    if (SHIM_LIKELY(timeout == 0 || !shim_enabled(GEVENT_SHIM_AREA_SELECT))) {
+        return real_epoll_pwait()(epfd, events, maxevents, timeout, NULL);
+    }
+    return cooperative_epoll(epfd, events, maxevents, timeout < 0 ? -1 : (int64_t)timeout * 1000000LL, NULL);
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int maxevents, int timeout, const sigset_t *sigmask) {
+    if (SHIM_LIKELY(timeout == 0 || !shim_enabled(GEVENT_SHIM_AREA_SELECT))) {
+        return real_epoll_pwait()(epfd, events, maxevents, timeout, sigmask);
+    }
+    return cooperative_epoll(epfd, events, maxevents, timeout < 0 ? -1 : (int64_t)timeout * 1000000LL, sigmask);
+}
+
+SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents, const struct timespec *timeout,
+                             const sigset_t *sigmask) {
+    if (SHIM_LIKELY(!shim_enabled(GEVENT_SHIM_AREA_SELECT)) ||
+        (timeout != NULL && (!shim_readable(timeout, sizeof(*timeout)) || !valid_timespec(timeout) ||
+                             (timeout->tv_sec == 0 && timeout->tv_nsec == 0)))) {
+        return call_epoll_pwait2(epfd, events, maxevents, timeout, sigmask);
+    }
+    return cooperative_epoll(epfd, events, maxevents, timeout ? shim_timespec_ns(timeout) : -1, sigmask);
 }

@@ -67,10 +67,9 @@ int gevent_shim_park_prepare(gevent_shim_park_token *token);
 int gevent_shim_park(gevent_shim_park_token *token, int64_t timeout_ns);
 void gevent_shim_unpark(const gevent_shim_park_token *token);
 
-SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns, bool cooperative) {
+SHIM_HIDDEN int shim_word_park(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns) {
     parked_t node = {.word = word};
-    if (cooperative && shim_enabled(GEVENT_SHIM_AREA_THREAD) &&
-        gevent_shim_park_prepare(&node.token) == GEVENT_SHIM_READY) {
+    if (shim_enabled(GEVENT_SHIM_AREA_THREAD) && gevent_shim_park_prepare(&node.token) == GEVENT_SHIM_READY) {
         size_t bucket = bucket_of(word);
         bucket_lock(bucket);
         // Checked under the lock a waker takes before it looks for parked greenlets: a change made after
@@ -97,6 +96,16 @@ SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_
         }
         bucket_unlock(bucket);
         return (!woken && deadline_ns != 0 && shim_remaining(deadline_ns) == 0) ? ETIMEDOUT : 0;
+    }
+    return -1;
+}
+
+SHIM_HIDDEN int shim_word_wait(_Atomic uint32_t *word, uint32_t expected, int64_t deadline_ns, bool cooperative) {
+    if (cooperative) {
+        int status = shim_word_park(word, expected, deadline_ns);
+        if (status >= 0) {
+            return status;
+        }
     }
     struct timespec until;
     if (deadline_ns != 0) {

@@ -18,12 +18,16 @@ if [[ "${1:-}" == "--tests" ]]; then
     # Networking tests start a real DNS server on 127.0.0.1.
     packages+=(dnsmasq-base)
     # The shim's tests: real servers for libpq and hiredis (scripts/test-services.sh), the clients and
-    # programs run under gevent-run (psql comes with postgresql), a C compiler with a static libc.
-    packages+=(postgresql redis-server redis-tools curl python3 gcc libc6-dev)
+    # programs run under gevent-run (psql comes with postgresql), C and C++ compilers (a fixture uses C++
+    # static locals) with a static libc.
+    packages+=(postgresql redis-server redis-tools curl python3 gcc g++ libc6-dev)
     # Programs with event and DNS libraries of their own, run under gevent-run: libevent's C API, and
     # Python gevent and pycares from PyPI in a virtual environment (scripts/test-venv.sh);
     # the HTTP parser's differential run installs h11 into one too (scripts/fuzz-http.sh).
     packages+=(libevent-dev python3-venv)
+    # A threaded program nobody here wrote, run with its threads as greenlets: tinyproxy, without the
+    # package that starts it as a service.
+    packages+=(tinyproxy-bin)
     # The TLS tests make their certificates with openssl(1) and use s_client/s_server as peers.
     packages+=(openssl)
     # CI checks the C sources against the checked-in .clang-format.

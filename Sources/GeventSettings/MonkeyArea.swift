@@ -17,17 +17,18 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
     case dns
     /// `sleep`, `usleep`, `nanosleep`, `clock_nanosleep`: hub timers.
     case time
-    /// `poll`, `ppoll`, `select`, `pselect`.
+    /// `poll`, `ppoll`, `select`, `pselect`, `epoll_wait`, `epoll_pwait`, `epoll_pwait2` (an event loop of the
+    /// program's own waits on its epoll fd through the hub).
     case select
     /// pthreads as greenlets: `pthread_create` from a greenlet (or from the main thread of a program
     /// without a hub, which then gets one) starts a greenlet of that hub; joins, keys, `pthread_exit`,
-    /// `sched_yield`, mutexes, condition variables, semaphores, read-write locks, `pthread_once`, spin locks
-    /// and every function that takes a `pthread_t` know those threads. Not yet: barriers, C++ static guards,
-    /// `flockfile` (a greenlet-thread that blocks in one while another of its OS thread holds or must
-    /// release it blocks that thread), so `all` leaves it out.
+    /// `sched_yield`, mutexes, condition variables, semaphores, read-write locks, barriers, `pthread_once`,
+    /// spin locks, C++ static guards, `flockfile` and every function that takes a `pthread_t` know those
+    /// threads. Thread-locals (`__thread`, `thread_local`) stay per OS thread, shared by its greenlet-threads,
+    /// which breaks libraries that keep per-thread state across a switch, so `all` leaves it out.
     case thread
 
-    /// The areas `all` stands for: every area whose coverage is complete (``thread`` is not yet).
+    /// The areas `all` stands for: every area but ``thread``, which a program opts into.
     public static let implemented: [MonkeyArea] = [.socket, .dns, .time, .select]
 
     /// The accepted spellings of an area list, for messages, help and the settings table.

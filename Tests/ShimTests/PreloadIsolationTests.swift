@@ -18,8 +18,10 @@ struct PreloadIsolationTests {
             "exported but not in the version script: \(exported.subtracting(allowed).sorted())"
         )
 
-        // Every allowed name is a libc function or part of gevent.h: nothing else may leave the library.
+        // Every allowed name is a libc function, a C++ static-guard function of libstdc++'s (the Itanium ABI's
+        // `__cxa_guard_*`) or part of gevent.h: nothing else may leave the library.
         let libcNames = try globalDefinitions(try libcPath())
+            .union(try globalDefinitions(try libraryPath("libstdc++.so.6")).filter { $0.hasPrefix("__cxa_guard_") })
         // gevent.h's declarations: its lines outside the comments.
         let declarations = try readFile(packageRoot + "/preload/include/gevent.h").split(separator: "\n").filter {
             !$0.hasPrefix(" *") && !$0.hasPrefix("/*")
@@ -133,7 +135,8 @@ func compileProgram(
 ) throws -> String {
     let path = directory.path + "/" + output
     let sourcePath = packageRoot + "/Tests/ShimTests/Programs/" + source
-    let compiled = try runProcess(["cc", "-Wall", "-O1", "-o", path, sourcePath] + flags)
+    let compiler = source.hasSuffix(".cc") ? "c++" : "cc"
+    let compiled = try runProcess([compiler, "-Wall", "-O1", "-o", path, sourcePath] + flags)
     try #require(compiled.status == 0, "cc \(source) \(flags): \(compiled.standardError)")
     return path
 }
@@ -200,7 +203,12 @@ private func interposersInSources() throws -> Set<String> {
 
 /// The libc.so.6 the C compiler links against.
 private func libcPath() throws -> String {
-    let found = try runProcess(["cc", "-print-file-name=libc.so.6"])
+    try libraryPath("libc.so.6")
+}
+
+/// Where the C compiler finds the shared library `name`, with links resolved.
+private func libraryPath(_ name: String) throws -> String {
+    let found = try runProcess(["cc", "-print-file-name=\(name)"])
     return realPath(found.standardOutput.trimmingCharacters(in: "\n"))
 }
 

@@ -54,15 +54,18 @@ struct ThreadAreaTests {
         "pthread_sems.c": "8 threads x 5 increments that sleep holding the semaphore: 40\n",
         "pthread_rwlocks.c":
             "4 writers x 5 increments that sleep under the write lock: 20; moves seen under a read lock: 0\n",
+        "pthread_barriers.c": "6 threads x 4 rounds of a barrier: 4 serial thread(s), 0 left a round early\n",
+        "static_guard.cc": "a static whose constructor sleeps: constructed 1 time(s), 8 of 8 callers saw it\n",
     ]
 
     /// Condition variables (producers and consumers on a one-slot buffer, a broadcast to eight waiters,
     /// main waiting on a condition variable for its workers, timed waits on both clocks), semaphores (as a
-    /// lock held across a sleep, as an item count, timed waits) and read-write locks (held across sleeps,
-    /// sharing, exclusion, EDEADLK, timed locks). Under glibc's waits, the first greenlet-thread to wait
-    /// would stop its whole OS thread.
+    /// lock held across a sleep, as an item count, timed waits), read-write locks (held across sleeps,
+    /// sharing, exclusion, EDEADLK, timed locks), barriers (rounds, destroy right after the last one),
+    /// flockfile held across sleeps, and C++ static locals whose constructor sleeps or throws. Under glibc's
+    /// and libstdc++'s waits, the first greenlet-thread to wait would stop its whole OS thread.
     @Test(
-        arguments: ["pthread_conds.c", "pthread_sems.c", "pthread_rwlocks.c"],
+        arguments: ["pthread_conds.c", "pthread_sems.c", "pthread_rwlocks.c", "pthread_barriers.c", "static_guard.cc"],
         [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]]
     )
     func waitsParkTheGreenletThreadThatWaits(_ program: String, _ flags: [String]) throws {
@@ -73,6 +76,23 @@ struct ThreadAreaTests {
         try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
         #expect(plain.standardOutput.hasPrefix(Self.firstLines[program]!))
         let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+    }
+
+    /// An event loop of the program's own waits in epoll: with `thread`, the thread that makes its fd ready
+    /// is a greenlet of the same OS thread, which runs only because the wait goes through the hub. Timeouts
+    /// in the three forms, errors, level-triggered readiness and EINTR under SA_RESTART are the kernel's.
+    @Test(arguments: ["all", "all,thread"])
+    func epollWaitsAsTheKernelDoesAndLetsGreenletThreadsRun(_ areas: String) throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("epoll_waits.c", into: directory)
+        let plain = try runProcess(["timeout", "30", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        #expect(plain.standardOutput.contains("a pipe another thread writes: 1 event(s), data 7, EPOLLIN set\n"))
+        #expect(plain.standardOutput.hasSuffix("(SA_RESTART): -1 Interrupted system call, 1 handler call(s)\n"))
+        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", areas, "--", executable])
         #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
         #expect(preloaded.standardOutput == plain.standardOutput)
     }
@@ -126,6 +146,67 @@ struct ThreadAreaTests {
         #expect(served.hasSuffix("answered 500 requests; most OS threads while serving: 1\n"), "server: \(served)")
     }
 
+    /// tinyproxy (Debian's, unmodified: a thread per client since 1.11) under gevent-run in front of
+    /// CPython's ThreadingHTTPServer (plain, its handler sleeps 300 ms): 500 requests at once from a client
+    /// that samples tinyproxy's OS threads while they are in flight, then 100 from curl's parallel mode.
+    /// Every body is the backend's, and tinyproxy serves them from its main thread and the thread pool.
+    @Test func tinyproxyServesConcurrentClientsFromOneOSThread() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        guard access("/usr/bin/tinyproxy", X_OK) == 0 else {
+            Issue.record("no /usr/bin/tinyproxy: install it with scripts/install-deps.sh --tests")
+            return
+        }
+        let programs = packageRoot + "/Tests/ShimTests/Programs/"
+        let directory = try TemporaryDirectory()
+        let script = """
+            timeout 120 python3 "$2/threading_http_server.py" 600 > "$3/backend.out" &
+            backend=$!
+            for attempt in $(seq 200); do
+                port=$(sed -n 's/^port //p' "$3/backend.out")
+                [ -n "$port" ] && break
+                sleep 0.05
+            done
+            [ -n "$port" ] || { echo "the backend printed no port" >&2; exit 1; }
+            proxy_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+            printf 'Port %s\nListen 127.0.0.1\nMaxClients 2000\nTimeout 60\nLogLevel Error\nAllow 127.0.0.1\n' \
+                "$proxy_port" > "$3/tinyproxy.conf"
+            GEVENT_THREADPOOL_SIZE=2 timeout 120 "$1" --patch all,thread -- /usr/bin/tinyproxy -d -c "$3/tinyproxy.conf" \
+                > "$3/proxy.out" 2>&1 &
+            proxy=$!
+            for attempt in $(seq 200); do
+                python3 -c "import socket; socket.create_connection(('127.0.0.1', $proxy_port)).close()" 2>/dev/null && break
+                sleep 0.05
+            done
+            proxy_pid=$(pgrep -P "$proxy" -x tinyproxy || echo "$proxy")
+            timeout 120 python3 "$2/threading_http_client.py" "$port" 500 "$proxy_port" "$proxy_pid" || exit 1
+            # --parallel-immediate: a connection per transfer, where curl would queue transfers to reuse a few.
+            timeout 120 curl -s -Z --parallel-immediate --parallel-max 100 -x "http://127.0.0.1:$proxy_port" \
+                -o /dev/null -w '%{http_code} %{size_download} %{url}\n' "http://127.0.0.1:$port/[500-599]" \
+                > "$3/curl.out" 2> "$3/curl.err" || { cat "$3/curl.err" >&2; exit 1; }
+            kill "$proxy"
+            wait "$backend"
+            """
+        let run = try runProcess(["sh", "-c", script, "sh", geventRun, programs, directory.path])
+        #expect(run.status == 0, "\(run.standardError) proxy: \((try? readFile(directory.path + "/proxy.out")) ?? "")")
+        #expect(run.standardOutput == "500 of 500 replies correct\n")
+        let threads = run.standardError.split(separator: "\n").first { $0.hasPrefix("most proxy OS threads: ") }
+        let most = threads.flatMap { Int($0.split(separator: " ").last!) }
+        // Its main thread and at most the pool's two threads (DNS lookups); 500 OS threads unpatched.
+        #expect(most.map { $0 >= 1 && $0 <= 3 } == true, "\(run.standardError)")
+        let curled = try readFile(directory.path + "/curl.out").split(separator: "\n")
+        #expect(curled.count == 100)
+        for line in curled {
+            let fields = line.split(separator: " ")
+            let path = fields.last.flatMap { $0.split(separator: "/").last }.map(String.init) ?? ""
+            #expect(
+                fields.count == 3 && fields[0] == "200" && fields[1] == "\("slept for /\(path)\n".utf8.count)",
+                "curl: \(line)"
+            )
+        }
+        let served = try readFile(directory.path + "/backend.out")
+        #expect(served.contains("answered 600 requests"), "backend: \(served)")
+    }
+
     /// A pure spin on an atomic flag is out of the shim's reach (it makes no call): the monitor thread
     /// reports it and names the spinning thread's start routine. The run is ended by `timeout`.
     @Test func theMonitorNamesAPthreadThatSpins() throws {
@@ -148,7 +229,7 @@ struct ThreadAreaTests {
         )
     }
 
-    /// Without `thread` in the list (and `all` does not hold it yet), the same program gets OS threads.
+    /// Without `thread` in the list (`all` leaves it out), the same program gets OS threads.
     @Test func withoutTheAreaThreadsStayOSThreads() throws {
         guard let geventRun = geventRunNextToLibrary() else { return }
         let directory = try TemporaryDirectory()

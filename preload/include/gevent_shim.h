@@ -21,10 +21,10 @@ enum {
     GEVENT_SHIM_AREA_SOCKET = 1u << 0, ///< sockets, pipes and other pollable fds: I/O, accept, connect
     GEVENT_SHIM_AREA_DNS = 1u << 1,    ///< getaddrinfo, getnameinfo, gethostbyname*, gethostbyaddr*
     GEVENT_SHIM_AREA_TIME = 1u << 2,   ///< sleep, usleep, nanosleep, clock_nanosleep
-    GEVENT_SHIM_AREA_SELECT = 1u << 3, ///< poll, ppoll, select, pselect
+    GEVENT_SHIM_AREA_SELECT = 1u << 3, ///< poll, ppoll, select, pselect, epoll_wait, epoll_pwait(2)
     GEVENT_SHIM_AREA_THREAD = 1u << 4, ///< pthread_create from a greenlet starts a greenlet (opt-in)
-    /// What `all` stands for: every area whose coverage is complete. `thread` joins it once barriers, C++
-    /// static guards and stdio's FILE locks are owned by greenlets too.
+    /// What `all` stands for: every area but `thread`, which a program opts into (thread-locals stay per OS
+    /// thread under it).
     GEVENT_SHIM_AREA_ALL =
         GEVENT_SHIM_AREA_SOCKET | GEVENT_SHIM_AREA_DNS | GEVENT_SHIM_AREA_TIME | GEVENT_SHIM_AREA_SELECT,
     GEVENT_SHIM_AREA_EVERY = (1u << 5) - 1, ///< every area there is

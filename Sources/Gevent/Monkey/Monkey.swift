@@ -34,7 +34,8 @@ public enum Monkey {
     /// Patches every implemented area (`MonkeyArea.implemented`): `Area.socket`, `Area.dns`,
     /// `Area.time`, `Area.select`.
     ///
-    /// gevent's `monkey.patch_all()`. `Area.thread` is not complete yet and is left out. Prints a
+    /// gevent's `monkey.patch_all()`, but for `Area.thread`, which a program opts into: thread-locals stay
+    /// per OS thread under it (see ``MonkeyArea/thread``). Prints a
     /// warning on stderr when other threads already run (see ``patch(_:)``). Never switches; any thread,
     /// best the main thread before any other starts.
     public static func patchAll() {

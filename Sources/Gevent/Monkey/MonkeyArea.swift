@@ -11,11 +11,11 @@ extension Monkey {
     /// - `dns`: `getaddrinfo`, `getnameinfo`, `gethostbyname*`, `gethostbyaddr*` on the hub's thread pool
     ///   while the greenlet waits (resolver `block`: directly).
     /// - `time`: `sleep`, `usleep`, `nanosleep`, `clock_nanosleep` as hub timers.
-    /// - `select`: `poll`, `ppoll`, `select`, `pselect`.
+    /// - `select`: `poll`, `ppoll`, `select`, `pselect`, `epoll_wait` and its `pwait` forms.
     /// - `thread`: `pthread_create` from a greenlet starts a greenlet of its hub (joins, keys,
-    ///   `pthread_exit`, `sched_yield`, mutexes, condition variables, semaphores, read-write locks,
-    ///   `pthread_once` follow); barriers and C++ static guards do not yet, so `all` leaves it out. Threads the runtime starts (the thread pool's, the monitor's) stay OS
-    ///   threads.
+    ///   `pthread_exit`, `sched_yield`, mutexes, condition variables, semaphores, read-write locks, barriers,
+    ///   `pthread_once`, C++ static guards and `flockfile` follow); thread-locals stay per OS thread, so `all`
+    ///   leaves it out. Threads the runtime starts (the thread pool's, the monitor's) stay OS threads.
     public typealias Area = MonkeyArea
 }
 
