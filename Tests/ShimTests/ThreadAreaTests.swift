@@ -97,6 +97,22 @@ struct ThreadAreaTests {
         #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
+    /// What stays glibc's and the kernel's keeps working: a process-shared mutex across fork, one a
+    /// greenlet-thread waits for (polling, so another greenlet-thread of its OS thread runs meanwhile), a
+    /// robust mutex whose owner process died (EOWNERDEAD), and `thrd_create`, which stays an OS thread.
+    @Test func whatStaysGlibcsBehavesAsWithoutTheArea() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("pthread_kept.c", into: directory)
+        let plain = try runProcess(["timeout", "30", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        #expect(plain.standardOutput.contains("lock EOWNERDEAD, consistent 0, unlock 0, lock again 0\n"))
+        #expect(plain.standardOutput.hasSuffix("thrd_create: 2 OS threads while it runs, result 7\n"))
+        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+    }
+
     /// A binary bound to glibc's pre-NPTL condition-variable versions (`pthread_cond_*@GLIBC_2.2.5`, x86_64)
     /// runs unchanged under gevent-run, with `thread` patched or not: every one of its calls reaches the
     /// same implementation, none glibc's compatibility code.
@@ -207,6 +223,36 @@ struct ThreadAreaTests {
         #expect(served.contains("answered 600 requests"), "backend: \(served)")
     }
 
+    /// A Python program's `ThreadPoolExecutor` of 50 urllib fetches, unmodified, against
+    /// ThreadingHTTPServer (plain, 300 ms per request): every body right, its 50 threads greenlets of one
+    /// OS thread (plus the pool's two for lookups), where plain it has 51.
+    @Test func aPythonThreadPoolOfURLFetchesRunsOnOneOSThread() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let programs = packageRoot + "/Tests/ShimTests/Programs/"
+        let directory = try TemporaryDirectory()
+        let script = """
+            timeout 120 python3 "$2/threading_http_server.py" 200 > "$3" &
+            backend=$!
+            for attempt in $(seq 200); do
+                port=$(sed -n 's/^port //p' "$3")
+                [ -n "$port" ] && break
+                sleep 0.05
+            done
+            [ -n "$port" ] || { echo "the backend printed no port" >&2; exit 1; }
+            GEVENT_THREADPOOL_SIZE=2 timeout 120 "$1" --patch all,thread -- python3 "$2/thread_pool_fetch.py" \
+                "$port" 200 50 || exit 1
+            wait "$backend"
+            """
+        let run = try runProcess(["sh", "-c", script, "sh", geventRun, programs, directory.path + "/backend.out"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "200 of 200 fetches correct\n")
+        let threads = run.standardError.split(separator: "\n").first {
+            $0.hasPrefix("most OS threads while fetching: ")
+        }
+        let most = threads.flatMap { Int($0.split(separator: " ").last!) }
+        #expect(most.map { $0 >= 1 && $0 <= 3 } == true, "\(run.standardError)")
+    }
+
     /// A pure spin on an atomic flag is out of the shim's reach (it makes no call): the monitor thread
     /// reports it and names the spinning thread's start routine. The run is ended by `timeout`.
     @Test func theMonitorNamesAPthreadThatSpins() throws {
@@ -264,6 +310,43 @@ struct ThreadAreaTests {
         #expect(run.standardOutput == "2000 echoes correct; server OS threads with every connection open: 1\n")
         let served = try readFile(output)
         #expect(served.contains("served 2000 connections, echoed "), "server: \(served)")
+    }
+
+    /// A small threaded HTTP/1.0 server (an acceptor thread joined at exit, a detached thread per
+    /// connection, pthread_once, a key per connection, counters under a mutex, a condition variable for
+    /// shutdown; each handler sleeps 100 ms) answers 2,000 clients at once, from a client that is not
+    /// preloaded, on one OS thread; built plain and fortified.
+    @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
+    func aThreadedHTTPServerAnswersTwoThousandClientsOnOneOSThread(_ flags: [String]) throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("threaded_http.c", into: directory, flags: flags)
+        let output = directory.path + "/server.out"
+        let script = """
+            timeout 60 "$1" --patch all,thread -- "$2" 2000 > "$3" &
+            server=$!
+            port=
+            for attempt in $(seq 200); do
+                port=$(sed -n 's/^port //p' "$3")
+                [ -n "$port" ] && break
+                sleep 0.05
+            done
+            [ -n "$port" ] || { echo "the server printed no port" >&2; exit 1; }
+            timeout 60 python3 "$4" "$port" 2000 || exit 1
+            wait "$server"
+            """
+        let client = packageRoot + "/Tests/ShimTests/Programs/threading_http_client.py"
+        let run = try runProcess(["sh", "-c", script, "sh", geventRun, executable, output, client])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "2000 of 2000 replies correct\n")
+        let served = try readFile(output)
+        #expect(
+            served.hasSuffix(
+                "accepted 2000, answered 2000 (0 bad), table built 1 time(s), key destructors 2000\n"
+                    + "most OS threads while serving: 1\n"
+            ),
+            "server: \(served)"
+        )
     }
 
     /// `Monkey.patch(.thread)` in a Swift program: pthreads that C code creates from a greenlet become
