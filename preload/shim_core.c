@@ -156,13 +156,10 @@ static const struct {
     const char *name;
     unsigned mask;
 } area_names[] = {
-    {"socket", GEVENT_SHIM_AREA_SOCKET},
-    {"dns", GEVENT_SHIM_AREA_DNS},
-    {"time", GEVENT_SHIM_AREA_TIME},
-    {"select", GEVENT_SHIM_AREA_SELECT},
-    {"thread", GEVENT_SHIM_AREA_THREAD},
-    {"all", GEVENT_SHIM_AREA_ALL},
-    {"none", 0},
+    {"socket", GEVENT_SHIM_AREA_SOCKET}, {"dns", GEVENT_SHIM_AREA_DNS},
+    {"time", GEVENT_SHIM_AREA_TIME},     {"select", GEVENT_SHIM_AREA_SELECT},
+    {"thread", GEVENT_SHIM_AREA_THREAD}, {"subprocess", GEVENT_SHIM_AREA_SUBPROCESS},
+    {"all", GEVENT_SHIM_AREA_ALL},       {"none", 0},
 };
 
 // The grammar of MonkeyArea.parseList, which a test compares: names separated by commas, any case, blanks
@@ -215,7 +212,7 @@ SHIM_EXPORT unsigned gevent_shim_parse_areas(const char *text) {
                 char message[300];
                 snprintf(message, sizeof(message),
                          "swift-gevent: unknown area '%.*s' in GEVENT_PATCH; use all, none or a "
-                         "comma-separated list of socket, dns, time, select, thread (-name removes one: "
+                         "comma-separated list of socket, dns, time, select, thread, subprocess (-name removes one: "
                          "all,-dns)\n",
                          (int)(given_length > 64 ? 64 : given_length), given);
                 report(message);

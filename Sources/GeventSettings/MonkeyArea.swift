@@ -27,9 +27,13 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
     /// threads. Thread-locals (`__thread`, `thread_local`) stay per OS thread, shared by its greenlet-threads,
     /// which breaks libraries that keep per-thread state across a switch, so `all` leaves it out.
     case thread
+    /// `waitpid`, `wait`, `wait3`, `wait4`, `waitid` without `WNOHANG`: the greenlet waits on the hub (for a
+    /// pidfd of the child, or with short cooperative sleeps for any child, a process group, stops).
+    /// `system()` and `pclose()` wait inside glibc, out of reach.
+    case subprocess
 
     /// The areas `all` stands for: every area but ``thread``, which a program opts into.
-    public static let implemented: [MonkeyArea] = [.socket, .dns, .time, .select]
+    public static let implemented: [MonkeyArea] = [.socket, .dns, .time, .select, .subprocess]
 
     /// The accepted spellings of an area list, for messages, help and the settings table.
     public static var listForms: String {
@@ -82,7 +86,8 @@ public enum MonkeyArea: String, CaseIterable, Hashable, Sendable {
     }
 
     /// The one message for a name that is not an area: `unknown area 'sockets' in GEVENT_PATCH; use all,
-    /// none or a comma-separated list of socket, dns, time, select, thread (-name removes one: all,-dns)`.
+    /// none or a comma-separated list of socket, dns, time, select, thread, subprocess (-name removes one:
+    /// all,-dns)`.
     /// Never switches; any thread.
     ///
     /// - Parameters:

@@ -124,18 +124,21 @@ struct SettingParserTests {
         #expect(
             MonkeyArea.unknownAreaMessage("sockets", in: "GEVENT_PATCH")
                 == "unknown area 'sockets' in GEVENT_PATCH; use all, none or a comma-separated list of socket, dns, "
-                + "time, select, thread (-name removes one: all,-dns)"
+                + "time, select, thread, subprocess (-name removes one: all,-dns)"
         )
         #expect(Monkey.Area.self == MonkeyArea.self)
     }
 
     /// gevent's `patch_all(dns=False)`: a removal takes an area away from what the items before it gave.
     @Test func aDashRemovesAnAreaFromWhatCameBefore() {
-        #expect(MonkeyArea.parseList("all,-dns").areas == [.socket, .time, .select])
-        #expect(MonkeyArea.parseList("-dns").areas == [.socket, .time, .select], "a leading removal starts from all")
-        #expect(MonkeyArea.parseList(" - Socket , -TIME").areas == [.dns, .select])
+        #expect(MonkeyArea.parseList("all,-dns").areas == [.socket, .time, .select, .subprocess])
+        #expect(
+            MonkeyArea.parseList("-dns").areas == [.socket, .time, .select, .subprocess],
+            "a leading removal starts from all"
+        )
+        #expect(MonkeyArea.parseList(" - Socket , -TIME").areas == [.dns, .select, .subprocess])
         #expect(MonkeyArea.parseList("socket,-socket,dns").areas == [.dns], "left to right")
-        #expect(MonkeyArea.parseList("-dns,dns").areas == [.socket, .time, .select, .dns])
+        #expect(MonkeyArea.parseList("-dns,dns").areas == [.socket, .time, .select, .subprocess, .dns])
         #expect(MonkeyArea.parseList("thread,socket,-all").areas.isEmpty)
         #expect(MonkeyArea.parseList("socket,-thread").areas == [.socket])
         let list = MonkeyArea.parseList("all,-sockets,-none,-")

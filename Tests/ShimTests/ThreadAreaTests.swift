@@ -113,6 +113,31 @@ struct ThreadAreaTests {
         #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
+    /// Area `subprocess` with `thread`: 20 greenlet-threads each `waitpid` a child of 300 ms and all are
+    /// reaped in about one child's life; `wait` for any child lets another thread run; `waitid` by pid and by
+    /// pidfd, `wait4`'s rusage, `WUNTRACED`, `ECHILD`, and EINTR or SA_RESTART as the kernel has them.
+    /// Without the area, the same waits block the OS thread, one after another.
+    @Test func waitsForChildrenLetTheOtherThreadsRun() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("waited_children.c", into: directory)
+        let plain = try runProcess(["timeout", "60", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        #expect(plain.standardOutput.hasPrefix("20 threads each waiting for a child of 300 ms: 20 exit codes right\n"))
+        #expect(plain.standardOutput.contains("the waits overlapped (under 5 lives): yes\n"))
+        #expect(plain.standardOutput.contains("no children left: -1 No child processes\n"))
+        let preloaded = try runProcess(["timeout", "60", geventRun, "--patch", "all,thread", "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+        let unpatched = try runProcess(
+            ["timeout", "60", geventRun, "--patch", "all,thread,-subprocess", "--", executable]
+        )
+        #expect(
+            unpatched.standardOutput.contains("the waits overlapped (under 5 lives): no\n"),
+            "\(unpatched.standardOutput)"
+        )
+    }
+
     /// A binary bound to glibc's pre-NPTL condition-variable versions (`pthread_cond_*@GLIBC_2.2.5`, x86_64)
     /// runs unchanged under gevent-run, with `thread` patched or not: every one of its calls reaches the
     /// same implementation, none glibc's compatibility code.

@@ -18,16 +18,17 @@ extern "C" {
 
 /// The areas a program can patch (Monkey.Area in Swift, GEVENT_PATCH in preload mode), as bits.
 enum {
-    GEVENT_SHIM_AREA_SOCKET = 1u << 0, ///< sockets, pipes and other pollable fds: I/O, accept, connect
-    GEVENT_SHIM_AREA_DNS = 1u << 1,    ///< getaddrinfo, getnameinfo, gethostbyname*, gethostbyaddr*
-    GEVENT_SHIM_AREA_TIME = 1u << 2,   ///< sleep, usleep, nanosleep, clock_nanosleep
-    GEVENT_SHIM_AREA_SELECT = 1u << 3, ///< poll, ppoll, select, pselect, epoll_wait, epoll_pwait(2)
-    GEVENT_SHIM_AREA_THREAD = 1u << 4, ///< pthread_create from a greenlet starts a greenlet (opt-in)
+    GEVENT_SHIM_AREA_SOCKET = 1u << 0,     ///< sockets, pipes and other pollable fds: I/O, accept, connect
+    GEVENT_SHIM_AREA_DNS = 1u << 1,        ///< getaddrinfo, getnameinfo, gethostbyname*, gethostbyaddr*
+    GEVENT_SHIM_AREA_TIME = 1u << 2,       ///< sleep, usleep, nanosleep, clock_nanosleep
+    GEVENT_SHIM_AREA_SELECT = 1u << 3,     ///< poll, ppoll, select, pselect, epoll_wait, epoll_pwait(2)
+    GEVENT_SHIM_AREA_THREAD = 1u << 4,     ///< pthread_create from a greenlet starts a greenlet (opt-in)
+    GEVENT_SHIM_AREA_SUBPROCESS = 1u << 5, ///< waitpid, wait, wait3, wait4, waitid
     /// What `all` stands for: every area but `thread`, which a program opts into (thread-locals stay per OS
     /// thread under it).
-    GEVENT_SHIM_AREA_ALL =
-        GEVENT_SHIM_AREA_SOCKET | GEVENT_SHIM_AREA_DNS | GEVENT_SHIM_AREA_TIME | GEVENT_SHIM_AREA_SELECT,
-    GEVENT_SHIM_AREA_EVERY = (1u << 5) - 1, ///< every area there is
+    GEVENT_SHIM_AREA_ALL = GEVENT_SHIM_AREA_SOCKET | GEVENT_SHIM_AREA_DNS | GEVENT_SHIM_AREA_TIME |
+                           GEVENT_SHIM_AREA_SELECT | GEVENT_SHIM_AREA_SUBPROCESS,
+    GEVENT_SHIM_AREA_EVERY = (1u << 6) - 1, ///< every area there is
 };
 
 /// How a cooperative wait ended (what the Swift entry points return to the interposers).

@@ -49,7 +49,7 @@ public enum Monitor {
 
         /// When the running greenlet is a patched pthread (area `thread`), its start routine: the symbol
         /// and the file that holds it (`"serve in /usr/bin/tinyproxy"`), or its address when it has no symbol;
-        /// `nil` for every other greenlet. Resolved when read, with `dladdr`.
+        /// `nil` for every other greenlet. Resolved when read, with `dladdr`. Never switches; any thread.
         public var pthreadStartRoutine: String? {
             guard startRoutineAddress != 0 else { return nil }
             var text = [CChar](repeating: 0, count: 512)

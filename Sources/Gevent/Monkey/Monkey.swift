@@ -32,7 +32,7 @@ import CGeventShim
 /// that takes the same mutex on the same thread.
 public enum Monkey {
     /// Patches every implemented area (`MonkeyArea.implemented`): `Area.socket`, `Area.dns`,
-    /// `Area.time`, `Area.select`.
+    /// `Area.time`, `Area.select`, `Area.subprocess`.
     ///
     /// gevent's `monkey.patch_all()`, but for `Area.thread`, which a program opts into: thread-locals stay
     /// per OS thread under it (see ``MonkeyArea/thread``). Prints a

@@ -16,6 +16,7 @@ extension Monkey {
     ///   `pthread_exit`, `sched_yield`, mutexes, condition variables, semaphores, read-write locks, barriers,
     ///   `pthread_once`, C++ static guards and `flockfile` follow); thread-locals stay per OS thread, so `all`
     ///   leaves it out. Threads the runtime starts (the thread pool's, the monitor's) stay OS threads.
+    /// - `subprocess`: `waitpid`, `wait`, `wait3`, `wait4`, `waitid` wait on the hub.
     public typealias Area = MonkeyArea
 }
 
@@ -28,6 +29,7 @@ extension MonkeyArea {
         case .time: return UInt32(GEVENT_SHIM_AREA_TIME)
         case .select: return UInt32(GEVENT_SHIM_AREA_SELECT)
         case .thread: return UInt32(GEVENT_SHIM_AREA_THREAD)
+        case .subprocess: return UInt32(GEVENT_SHIM_AREA_SUBPROCESS)
         }
     }
 }
