@@ -170,6 +170,9 @@ enum {
     SHIM_FD_SHARED = 1u << 5,    ///< may share its open file description with another fd (dup, inherited)
     SHIM_FD_NO_NOWAIT = 1u << 6, ///< preadv2/pwritev2 with RWF_NOWAIT is not supported: poll first
     SHIM_FD_FILE = 1u << 7,      ///< a regular file or block device on a filesystem that may wait for a disk
+    /// A hint, not a kind: the socket's last blocking read found nothing and waited, so the next one waits for
+    /// readability before it tries (a request/response peer rarely has the next request there already).
+    SHIM_FD_READ_WAITS = 1u << 8,
 };
 
 typedef struct shim_fd {

@@ -145,10 +145,20 @@ SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *ms
     size_t wanted = iov_total(iov, iovcnt);
     size_t total = 0;
     int64_t deadline = -1; // not yet computed
+    // Saves the attempt that would fail with EAGAIN, a syscall per request on a request/response socket.
+    // Not with a receive timeout, whose expiry the wait would count from before any attempt.
+    bool wait_first = socket && (kind & SHIM_FD_READ_WAITS) && atomic_load(&entry->receive_timeout_ns) == 0;
+    bool waited_first = wait_first;
+    bool first_attempt = true;
     for (;;) {
         ssize_t n;
         int e = 0;
-        if (socket) {
+        bool skipped = wait_first;
+        if (wait_first) {
+            wait_first = false;
+            n = -1;
+            e = EAGAIN;
+        } else if (socket) {
             struct msghdr m;
             memset(&m, 0, sizeof(m));
             if (msg != NULL && total == 0) {
@@ -175,6 +185,18 @@ SHIM_HIDDEN ssize_t shim_read_common(int fd, shim_fd_t *entry, struct msghdr *ms
             }
         } else {
             n = nonsocket_attempt(fd, entry, cursor, remaining_count, false, &e);
+        }
+        if (socket && first_attempt && !skipped) {
+            // The hint follows the first attempt: set when it found nothing, cleared when it found data, or
+            // when a read after a wait filled the whole buffer (a stream with more to come).
+            first_attempt = false;
+            bool found_nothing = n < 0 && (e == EAGAIN || e == EWOULDBLOCK);
+            bool more_to_come = n > 0 && (size_t)n == wanted;
+            if (found_nothing && !(kind & SHIM_FD_READ_WAITS)) {
+                atomic_fetch_or_explicit(&entry->flags, SHIM_FD_READ_WAITS, memory_order_relaxed);
+            } else if (!found_nothing && (kind & SHIM_FD_READ_WAITS) && (!waited_first || more_to_come)) {
+                atomic_fetch_and_explicit(&entry->flags, ~(uint32_t)SHIM_FD_READ_WAITS, memory_order_relaxed);
+            }
         }
         if (n > 0) {
             total += (size_t)n;
