@@ -13,20 +13,48 @@ import Testing
 /// fails to wake shows as a failure, not a hang.
 @Suite("pthreads as greenlets", .serialized, .timeLimit(.minutes(3)))
 struct ThreadAreaTests {
+
+    /// Shell functions the scripts below share: `port_printed_in FILE` waits up to 10 s for the `port N` line
+    /// a server prints and echoes N.
+    static let shellHelpers = """
+        port_printed_in() {
+            for attempt in $(seq 200); do
+                port=$(sed -n 's/^port //p' "$1")
+                [ -n "$port" ] && { echo "$port"; return 0; }
+                sleep 0.05
+            done
+            return 1
+        }
+
+        """
+
+    /// Compiles `program` from Programs/, runs it plain (which must succeed) and under gevent-run with
+    /// `areas` (which must succeed and print the same stdout), each bounded by `timeout`. nil, with a
+    /// recorded issue, when gevent-run is not built.
+    func runPlainAndPreloaded(
+        _ program: String,
+        flags: [String] = [],
+        areas: String = "all,thread",
+        seconds: Int = 30
+    ) throws -> (plain: ProcessOutput, preloaded: ProcessOutput)? {
+        guard let geventRun = geventRunNextToLibrary() else { return nil }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram(program, into: directory, flags: flags)
+        let plain = try runProcess(["timeout", "\(seconds)", executable])
+        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        let preloaded = try runProcess(["timeout", "\(seconds)", geventRun, "--patch", areas, "--", executable])
+        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
+        #expect(preloaded.standardOutput == plain.standardOutput)
+        return (plain, preloaded)
+    }
+
     /// Join values, keys with destructors, pthread_exit with cleanup handlers, identity, attributes, names,
     /// tryjoin/timedjoin/clockjoin, detach rules, and main's pthread_exit while a thread still runs.
     @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
     func theLifecycleBehavesAsOnOSThreads(_ flags: [String]) throws {
-        guard let geventRun = geventRunNextToLibrary() else { return }
-        let directory = try TemporaryDirectory()
-        let executable = try compileProgram("pthread_lifecycle.c", into: directory, flags: flags)
-        let plain = try runProcess(["timeout", "30", executable])
-        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        guard let (plain, preloaded) = try runPlainAndPreloaded("pthread_lifecycle.c", flags: flags) else { return }
         #expect(plain.standardOutput.hasSuffix("the last thread ends after main called pthread_exit\n"))
         #expect(plain.standardError.contains("os-threads-while-16-sleep: 18"))
-        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
-        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
-        #expect(preloaded.standardOutput == plain.standardOutput)
         #expect(preloaded.standardError == "os-threads-while-16-sleep: 1\n")
     }
 
@@ -36,16 +64,9 @@ struct ThreadAreaTests {
     /// glibc's ownership (the kernel thread id) the recursive and errorcheck rules would not hold.
     @Test(arguments: [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]])
     func mutexesAreOwnedByTheGreenletThreadThatLockedThem(_ flags: [String]) throws {
-        guard let geventRun = geventRunNextToLibrary() else { return }
-        let directory = try TemporaryDirectory()
-        let executable = try compileProgram("pthread_mutexes.c", into: directory, flags: flags)
-        let plain = try runProcess(["timeout", "30", executable])
-        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        guard let (plain, _) = try runPlainAndPreloaded("pthread_mutexes.c", flags: flags) else { return }
         #expect(plain.standardOutput.contains("sleep under the mutex: 40\n"))
         #expect(plain.standardOutput.contains("the initialiser ran 1 time(s), 8 callers saw its result\n"))
-        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
-        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
-        #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
     /// The first line each wait program prints when the waits exclude as they should.
@@ -69,15 +90,8 @@ struct ThreadAreaTests {
         [[], ["-O2", "-D_FORTIFY_SOURCE=2", "-D_FILE_OFFSET_BITS=64"]]
     )
     func waitsParkTheGreenletThreadThatWaits(_ program: String, _ flags: [String]) throws {
-        guard let geventRun = geventRunNextToLibrary() else { return }
-        let directory = try TemporaryDirectory()
-        let executable = try compileProgram(program, into: directory, flags: flags)
-        let plain = try runProcess(["timeout", "30", executable])
-        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        guard let (plain, _) = try runPlainAndPreloaded(program, flags: flags) else { return }
         #expect(plain.standardOutput.hasPrefix(Self.firstLines[program]!))
-        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
-        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
-        #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
     /// An event loop of the program's own waits in epoll: with `thread`, the thread that makes its fd ready
@@ -85,32 +99,18 @@ struct ThreadAreaTests {
     /// in the three forms, errors, level-triggered readiness and EINTR under SA_RESTART are the kernel's.
     @Test(arguments: ["all", "all,thread"])
     func epollWaitsAsTheKernelDoesAndLetsGreenletThreadsRun(_ areas: String) throws {
-        guard let geventRun = geventRunNextToLibrary() else { return }
-        let directory = try TemporaryDirectory()
-        let executable = try compileProgram("epoll_waits.c", into: directory)
-        let plain = try runProcess(["timeout", "30", executable])
-        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        guard let (plain, _) = try runPlainAndPreloaded("epoll_waits.c", areas: areas) else { return }
         #expect(plain.standardOutput.contains("a pipe another thread writes: 1 event(s), data 7, EPOLLIN set\n"))
         #expect(plain.standardOutput.hasSuffix("(SA_RESTART): -1 Interrupted system call, 1 handler call(s)\n"))
-        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", areas, "--", executable])
-        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
-        #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
     /// What stays glibc's and the kernel's keeps working: a process-shared mutex across fork, one a
     /// greenlet-thread waits for (polling, so another greenlet-thread of its OS thread runs meanwhile), a
     /// robust mutex whose owner process died (EOWNERDEAD), and `thrd_create`, which stays an OS thread.
     @Test func whatStaysGlibcsBehavesAsWithoutTheArea() throws {
-        guard let geventRun = geventRunNextToLibrary() else { return }
-        let directory = try TemporaryDirectory()
-        let executable = try compileProgram("pthread_kept.c", into: directory)
-        let plain = try runProcess(["timeout", "30", executable])
-        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        guard let (plain, _) = try runPlainAndPreloaded("pthread_kept.c") else { return }
         #expect(plain.standardOutput.contains("lock EOWNERDEAD, consistent 0, unlock 0, lock again 0\n"))
         #expect(plain.standardOutput.hasSuffix("thrd_create: 2 OS threads while it runs, result 7\n"))
-        let preloaded = try runProcess(["timeout", "30", geventRun, "--patch", "all,thread", "--", executable])
-        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
-        #expect(preloaded.standardOutput == plain.standardOutput)
     }
 
     /// Area `subprocess` with `thread`: 20 greenlet-threads each `waitpid` a child of 300 ms and all are
@@ -118,17 +118,13 @@ struct ThreadAreaTests {
     /// pidfd, `wait4`'s rusage, `WUNTRACED`, `ECHILD`, and EINTR or SA_RESTART as the kernel has them.
     /// Without the area, the same waits block the OS thread, one after another.
     @Test func waitsForChildrenLetTheOtherThreadsRun() throws {
-        guard let geventRun = geventRunNextToLibrary() else { return }
-        let directory = try TemporaryDirectory()
-        let executable = try compileProgram("waited_children.c", into: directory)
-        let plain = try runProcess(["timeout", "60", executable])
-        try #require(plain.status == 0, "plain: \(plain.standardOutput) \(plain.standardError)")
+        guard let (plain, _) = try runPlainAndPreloaded("waited_children.c", seconds: 60) else { return }
         #expect(plain.standardOutput.hasPrefix("20 threads each waiting for a child of 300 ms: 20 exit codes right\n"))
         #expect(plain.standardOutput.contains("the waits overlapped (under 5 lives): yes\n"))
         #expect(plain.standardOutput.contains("no children left: -1 No child processes\n"))
-        let preloaded = try runProcess(["timeout", "60", geventRun, "--patch", "all,thread", "--", executable])
-        #expect(preloaded.status == 0, "under gevent-run: \(preloaded.standardError)")
-        #expect(preloaded.standardOutput == plain.standardOutput)
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let directory = try TemporaryDirectory()
+        let executable = try compileProgram("waited_children.c", into: directory)
         let unpatched = try runProcess(
             ["timeout", "60", geventRun, "--patch", "all,thread,-subprocess", "--", executable]
         )
@@ -166,19 +162,14 @@ struct ThreadAreaTests {
         guard let geventRun = geventRunNextToLibrary() else { return }
         let programs = packageRoot + "/Tests/ShimTests/Programs/"
         let directory = try TemporaryDirectory()
-        let script = """
-            timeout 120 "$1" --patch all,thread -- python3 "$2/threading_http_server.py" 500 > "$3" &
-            server=$!
-            port=
-            for attempt in $(seq 200); do
-                port=$(sed -n 's/^port //p' "$3")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { echo "the server printed no port" >&2; exit 1; }
-            timeout 120 python3 "$2/threading_http_client.py" "$port" 500 || exit 1
-            wait "$server"
-            """
+        let script =
+            Self.shellHelpers + """
+                timeout 120 "$1" --patch all,thread -- python3 "$2/threading_http_server.py" 500 > "$3" &
+                server=$!
+                port=$(port_printed_in "$3") || { echo "the server printed no port" >&2; exit 1; }
+                timeout 120 python3 "$2/threading_http_client.py" "$port" 500 || exit 1
+                wait "$server"
+                """
         let output = directory.path + "/server.out"
         let run = try runProcess(["sh", "-c", script, "sh", geventRun, programs, output])
         #expect(run.status == 0, "\(run.standardError)")
@@ -199,34 +190,30 @@ struct ThreadAreaTests {
         }
         let programs = packageRoot + "/Tests/ShimTests/Programs/"
         let directory = try TemporaryDirectory()
-        let script = """
-            timeout 120 python3 "$2/threading_http_server.py" 600 > "$3/backend.out" &
-            backend=$!
-            for attempt in $(seq 200); do
-                port=$(sed -n 's/^port //p' "$3/backend.out")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { echo "the backend printed no port" >&2; exit 1; }
-            proxy_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-            printf 'Port %s\nListen 127.0.0.1\nMaxClients 2000\nTimeout 60\nLogLevel Error\nAllow 127.0.0.1\n' \
-                "$proxy_port" > "$3/tinyproxy.conf"
-            GEVENT_THREADPOOL_SIZE=2 timeout 120 "$1" --patch all,thread -- /usr/bin/tinyproxy -d -c "$3/tinyproxy.conf" \
-                > "$3/proxy.out" 2>&1 &
-            proxy=$!
-            for attempt in $(seq 200); do
-                python3 -c "import socket; socket.create_connection(('127.0.0.1', $proxy_port)).close()" 2>/dev/null && break
-                sleep 0.05
-            done
-            proxy_pid=$(pgrep -P "$proxy" -x tinyproxy || echo "$proxy")
-            timeout 120 python3 "$2/threading_http_client.py" "$port" 500 "$proxy_port" "$proxy_pid" || exit 1
-            # --parallel-immediate: a connection per transfer, where curl would queue transfers to reuse a few.
-            timeout 120 curl -s -Z --parallel-immediate --parallel-max 100 -x "http://127.0.0.1:$proxy_port" \
-                -o /dev/null -w '%{http_code} %{size_download} %{url}\n' "http://127.0.0.1:$port/[500-599]" \
-                > "$3/curl.out" 2> "$3/curl.err" || { cat "$3/curl.err" >&2; exit 1; }
-            kill "$proxy"
-            wait "$backend"
-            """
+        let script =
+            Self.shellHelpers + """
+                timeout 120 python3 "$2/threading_http_server.py" 600 > "$3/backend.out" &
+                backend=$!
+                port=$(port_printed_in "$3/backend.out") || { echo "the backend printed no port" >&2; exit 1; }
+                proxy_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+                printf 'Port %s\nListen 127.0.0.1\nMaxClients 2000\nTimeout 60\nLogLevel Error\nAllow 127.0.0.1\n' \
+                    "$proxy_port" > "$3/tinyproxy.conf"
+                GEVENT_THREADPOOL_SIZE=2 timeout 120 "$1" --patch all,thread -- /usr/bin/tinyproxy -d -c "$3/tinyproxy.conf" \
+                    > "$3/proxy.out" 2>&1 &
+                proxy=$!
+                for attempt in $(seq 200); do
+                    python3 -c "import socket; socket.create_connection(('127.0.0.1', $proxy_port)).close()" 2>/dev/null && break
+                    sleep 0.05
+                done
+                proxy_pid=$(pgrep -P "$proxy" -x tinyproxy || echo "$proxy")
+                timeout 120 python3 "$2/threading_http_client.py" "$port" 500 "$proxy_port" "$proxy_pid" || exit 1
+                # --parallel-immediate: a connection per transfer, where curl would queue transfers to reuse a few.
+                timeout 120 curl -s -Z --parallel-immediate --parallel-max 100 -x "http://127.0.0.1:$proxy_port" \
+                    -o /dev/null -w '%{http_code} %{size_download} %{url}\n' "http://127.0.0.1:$port/[500-599]" \
+                    > "$3/curl.out" 2> "$3/curl.err" || { cat "$3/curl.err" >&2; exit 1; }
+                kill "$proxy"
+                wait "$backend"
+                """
         let run = try runProcess(["sh", "-c", script, "sh", geventRun, programs, directory.path])
         #expect(run.status == 0, "\(run.standardError) proxy: \((try? readFile(directory.path + "/proxy.out")) ?? "")")
         #expect(run.standardOutput == "500 of 500 replies correct\n")
@@ -255,19 +242,15 @@ struct ThreadAreaTests {
         guard let geventRun = geventRunNextToLibrary() else { return }
         let programs = packageRoot + "/Tests/ShimTests/Programs/"
         let directory = try TemporaryDirectory()
-        let script = """
-            timeout 120 python3 "$2/threading_http_server.py" 200 > "$3" &
-            backend=$!
-            for attempt in $(seq 200); do
-                port=$(sed -n 's/^port //p' "$3")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { echo "the backend printed no port" >&2; exit 1; }
-            GEVENT_THREADPOOL_SIZE=2 timeout 120 "$1" --patch all,thread -- python3 "$2/thread_pool_fetch.py" \
-                "$port" 200 50 || exit 1
-            wait "$backend"
-            """
+        let script =
+            Self.shellHelpers + """
+                timeout 120 python3 "$2/threading_http_server.py" 200 > "$3" &
+                backend=$!
+                port=$(port_printed_in "$3") || { echo "the backend printed no port" >&2; exit 1; }
+                GEVENT_THREADPOOL_SIZE=2 timeout 120 "$1" --patch all,thread -- python3 "$2/thread_pool_fetch.py" \
+                    "$port" 200 50 || exit 1
+                wait "$backend"
+                """
         let run = try runProcess(["sh", "-c", script, "sh", geventRun, programs, directory.path + "/backend.out"])
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput == "200 of 200 fetches correct\n")
@@ -317,19 +300,14 @@ struct ThreadAreaTests {
         let directory = try TemporaryDirectory()
         let executable = try compileProgram("threaded_echo.c", into: directory)
         let output = directory.path + "/server.out"
-        let script = """
-            timeout 60 "$1" --patch all,thread -- "$2" server 2000 > "$3" &
-            server=$!
-            port=
-            for attempt in $(seq 200); do
-                port=$(sed -n 's/^port //p' "$3")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { echo "the server printed no port" >&2; exit 1; }
-            timeout 60 "$2" client "$port" 2000 || exit 1
-            wait "$server"
-            """
+        let script =
+            Self.shellHelpers + """
+                timeout 60 "$1" --patch all,thread -- "$2" server 2000 > "$3" &
+                server=$!
+                port=$(port_printed_in "$3") || { echo "the server printed no port" >&2; exit 1; }
+                timeout 60 "$2" client "$port" 2000 || exit 1
+                wait "$server"
+                """
         let run = try runProcess(["sh", "-c", script, "sh", geventRun, executable, output])
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput == "2000 echoes correct; server OS threads with every connection open: 1\n")
@@ -347,19 +325,14 @@ struct ThreadAreaTests {
         let directory = try TemporaryDirectory()
         let executable = try compileProgram("threaded_http.c", into: directory, flags: flags)
         let output = directory.path + "/server.out"
-        let script = """
-            timeout 60 "$1" --patch all,thread -- "$2" 2000 > "$3" &
-            server=$!
-            port=
-            for attempt in $(seq 200); do
-                port=$(sed -n 's/^port //p' "$3")
-                [ -n "$port" ] && break
-                sleep 0.05
-            done
-            [ -n "$port" ] || { echo "the server printed no port" >&2; exit 1; }
-            timeout 60 python3 "$4" "$port" 2000 || exit 1
-            wait "$server"
-            """
+        let script =
+            Self.shellHelpers + """
+                timeout 60 "$1" --patch all,thread -- "$2" 2000 > "$3" &
+                server=$!
+                port=$(port_printed_in "$3") || { echo "the server printed no port" >&2; exit 1; }
+                timeout 60 python3 "$4" "$port" 2000 || exit 1
+                wait "$server"
+                """
         let client = packageRoot + "/Tests/ShimTests/Programs/threading_http_client.py"
         let run = try runProcess(["sh", "-c", script, "sh", geventRun, executable, output, client])
         #expect(run.status == 0, "\(run.standardError)")

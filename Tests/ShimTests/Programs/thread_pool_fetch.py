@@ -7,17 +7,12 @@ import threading
 import time
 import urllib.request
 
+from os_threads import os_threads
+
 port, count, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 most_threads = 0
 lock = threading.Lock()
 
-
-def os_threads():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    return -1
 
 
 def fetch(index):

@@ -7,6 +7,8 @@ import socket
 import sys
 import time
 
+from os_threads import os_threads
+
 port, count = int(sys.argv[1]), int(sys.argv[2])
 proxy_port, proxy_pid = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (None, None)
 most_proxy_threads = 0
@@ -14,10 +16,7 @@ most_proxy_threads = 0
 
 def sample_proxy_threads():
     global most_proxy_threads
-    with open("/proc/%d/status" % proxy_pid) as status:
-        for line in status:
-            if line.startswith("Threads:"):
-                most_proxy_threads = max(most_proxy_threads, int(line.split()[1]))
+    most_proxy_threads = max(most_proxy_threads, os_threads(proxy_pid))
 
 
 started = time.monotonic()

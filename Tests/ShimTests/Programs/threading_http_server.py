@@ -6,18 +6,13 @@ import sys
 import threading
 import time
 
+from os_threads import os_threads
+
 requests_expected = int(sys.argv[1])
 answered = 0
 most_threads = 0
 lock = threading.Lock()
 
-
-def os_threads():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    return -1
 
 
 class SleepyHandler(http.server.BaseHTTPRequestHandler):
