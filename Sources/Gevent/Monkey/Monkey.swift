@@ -35,7 +35,7 @@ public enum Monkey {
     /// `Area.time`, `Area.select`, `Area.subprocess`.
     ///
     /// gevent's `monkey.patch_all()`, but for `Area.thread`, which a program opts into: thread-locals stay
-    /// per OS thread under it (see ``MonkeyArea/thread``). Prints a
+    /// per OS thread under it (see `MonkeyArea.thread`). Prints a
     /// warning on stderr when other threads already run (see ``patch(_:)``). Never switches; any thread,
     /// best the main thread before any other starts.
     public static func patchAll() {
