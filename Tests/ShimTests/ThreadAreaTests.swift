@@ -261,6 +261,26 @@ struct ThreadAreaTests {
         #expect(most.map { $0 >= 1 && $0 <= 3 } == true, "\(run.standardError)")
     }
 
+    /// CPython's `subprocess.run` and `check_output` from 50 threads at once, unmodified: each child closes
+    /// its output and then lives 300 ms, so `run` waits in `waitpid` (area `subprocess`). Every output and
+    /// exit code right, one OS thread, and the waits overlap: about 0.4 s here, 5 s without the area.
+    @Test func pythonSubprocessesFromFiftyThreadsRunOnOneOSThread() throws {
+        guard let geventRun = geventRunNextToLibrary() else { return }
+        let program = packageRoot + "/Tests/ShimTests/Programs/thread_pool_subprocesses.py"
+        let run = try runProcess(
+            ["timeout", "120", geventRun, "--patch", "all,thread", "--", "python3", program, "50"],
+            environment: ["GEVENT_THREADPOOL_SIZE": "2", "PYTHONDONTWRITEBYTECODE": "1"]
+        )
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput == "50 of 50 subprocesses right\n")
+        let lines = run.standardError.split(separator: "\n")
+        let threads = lines.first { $0.hasPrefix("most OS threads: ") }.flatMap { Int($0.split(separator: " ").last!) }
+        #expect(threads.map { $0 >= 1 && $0 <= 3 } == true, "\(run.standardError)")
+        let seconds = lines.first { $0.hasPrefix("seconds: ") }.flatMap { Double($0.split(separator: " ").last!) }
+        // Generous: one wait after another takes ten times as long.
+        #expect(seconds.map { $0 < 3 } == true, "\(run.standardError)")
+    }
+
     /// A pure spin on an atomic flag is out of the shim's reach (it makes no call): the monitor thread
     /// reports it and names the spinning thread's start routine. The run is ended by `timeout`.
     @Test func theMonitorNamesAPthreadThatSpins() throws {
